@@ -1,0 +1,50 @@
+# The two commands of the README:  `make demo`  and  `make test`.
+# Both do the whole set-up first (idempotent; seconds the second time).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+# Debian programs the project runs: ffmpeg (openai-whisper, video), espeak-ng + sox (samples, tests),
+# chromium + chromedriver (the browser tests).
+DEBIAN_PROGRAMS := ffmpeg espeak-ng sox chromium chromedriver
+DEBIAN_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-mp3 chromium chromium-driver
+DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+
+.PHONY: setup system-deps models demo test bench clean
+
+setup: system-deps $(DEPS_STAMP) models
+
+system-deps:
+	@missing=""; for p in $(DEBIAN_PROGRAMS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages for:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
+	  else \
+	    echo "missing programs:$$missing -- run as root: apt-get install -y $(DEBIAN_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
+$(DEPS_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	# The CPU wheel on disk; a bare `torch` (even as another package's dependency) would pull a CUDA build.
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.deps-*
+	touch $@
+
+models: $(DEPS_STAMP)
+	$(VENV)/bin/empathic setup
+
+demo: setup
+	$(VENV)/bin/empathic perceive samples/speech_joy.wav
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(VENV)/bin/empathic bench --out bench.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""LLM backends: one small module each behind the LLMBackend interface in base.py."""

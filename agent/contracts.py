@@ -1,0 +1,30 @@
+"""What the responder produces: the Appraisal (EBG stage 1) and the Reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NEEDS: tuple[str, ...] = ("to_be_heard", "reassurance", "information", "celebration")
+ROUTES: tuple[str, ...] = ("generated", "fallback", "crisis")
+
+
+@dataclass(frozen=True)
+class Appraisal:
+    emotion: str  # one of perception.cues.LABELS
+    intensity: float  # 0-1
+    cause: str  # a span quoted from the user's words ("" when none could be found)
+    need: str  # one of NEEDS
+    safety_flags: tuple[str, ...] = ()  # e.g. ("suicide",), ("medical_emergency",)
+    source: str = "code"  # "code" or "llm": who computed it
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    appraisal: Appraisal
+    route: str  # one of ROUTES
+    backend: str
+    model: str
+    latency_s: float
+    first_token_s: float | None = None
+    status: tuple[str, ...] = field(default_factory=tuple)  # what failed on the way, in words ("LLM timed out")

@@ -1,0 +1,1 @@
+"""Fusion: cues from each modality into one EmotionState. Imports perception's cue types only."""

@@ -1,0 +1,38 @@
+"""The EmotionState contract: what fusion hands to the agent and the UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perception.cues import top_label
+
+MODALITIES: tuple[str, ...] = ("text", "voice", "face")
+
+
+@dataclass(frozen=True)
+class ModalityView:
+    """One modality's reading at the time of the state, and how much it counted."""
+
+    modality: str  # one of MODALITIES
+    probs: dict[str, float]
+    valence: float
+    arousal: float
+    confidence: float
+    weight: float  # its share of the fused state, 0-1 (0 when switched off or absent)
+    t_s: float  # time of the cue it came from
+
+
+@dataclass(frozen=True)
+class EmotionState:
+    t_s: float
+    probs: dict[str, float]
+    valence: float
+    arousal: float
+    confidence: float
+    contributions: tuple[ModalityView, ...]
+    incongruent: bool
+    why: str  # in words a person understands: "your face looks sad while your words sound fine"
+
+    @property
+    def label(self) -> str:
+        return top_label(self.probs)

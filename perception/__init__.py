@@ -1,0 +1,1 @@
+"""Perception: media in, cues out. Knows nothing of fusion, agent or ui."""

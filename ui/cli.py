@@ -1,0 +1,51 @@
+"""The `empathic` command. Each subcommand lives in its own module with `configure(parser)` and `run(args) -> int`;
+modules are imported only when their subcommand runs, so `empathic --help` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Models come from PyPI packages only: never let a library reach for a model hub at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "setup": ("ui.setup_command", "fetch and verify every model file (sha256)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="empathic", description="A multimodal empathetic agent.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        command_parser.set_defaults(_module=module_name)
+        # Options are declared by the module itself; importing it here would load heavy libraries for --help.
+        # So each command module keeps its argument declarations import-light (argparse only at module top).
+        importlib.import_module(module_name).configure(command_parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("empathic: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # one clear line for the person; the traceback only when asked for
+        if os.environ.get("EMPATHIC_DEBUG"):
+            raise
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"empathic {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
