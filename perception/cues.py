@@ -99,6 +99,7 @@ class ProsodyCues:
     probs: dict[str, float]
     valence: float
     arousal: float
+    reason: str = ""  # why confidence is 0 (silence, too short, NaN samples), else empty
 
 
 @dataclass(frozen=True)
