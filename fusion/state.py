@@ -20,6 +20,7 @@ class ModalityView:
     confidence: float
     weight: float  # its share of the fused state, 0-1 (0 when switched off or absent)
     t_s: float  # time of the cue it came from
+    explanation: str = ""  # this modality's reading in words: "your face looks sad (brows lowered)"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class EmotionState:
     contributions: tuple[ModalityView, ...]
     incongruent: bool
     why: str  # in words a person understands: "your face looks sad while your words sound fine"
+    incongruence: str = ""  # when incongruent, in words: "your words sound neutral, but your face looks sad"
 
     @property
     def label(self) -> str:
