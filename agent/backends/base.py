@@ -36,5 +36,11 @@ class LLMBackend(Protocol):
         ...
 
 
+def one_line(error: object, limit: int = 300) -> str:
+    """An error or server message squeezed to one short line, for LLMError and the UI status."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def complete(backend: LLMBackend, messages: list[dict[str, str]], params: GenerationParams) -> str:
     return "".join(backend.stream(messages, params))
