@@ -1,0 +1,76 @@
+"""EBG stage 2: the chat messages that ask the LLM for a reply built on the appraisal.
+
+Shape (what helps a 135M model most comes last and nearest): a short system line carrying the appraisal and the
+reply's job, then the retrieved exemplars as earlier user/assistant turns, then the recent conversation, then the
+user's words. Instructions are kept short because small models parrot long ones; the exemplars set the tone.
+
+Chain-of-Empathy (Lee et al., 2023) variants add one line of therapeutic reasoning to the system message:
+CBT (the thought behind the feeling), DBT (validate, then balance acceptance and change), person-centred
+(reflect the feeling with warmth, no judgement), reality therapy (what the person wants and can do now).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from agent.contracts import Appraisal
+from agent.exemplars import Exemplar
+
+COE_VARIANTS: dict[str, str] = {
+    "cbt": "Gently notice the thought behind the feeling and invite them to look at it.",
+    "dbt": "Validate the feeling first; then, gently, balance acceptance with one small step they could take.",
+    "person-centred": "Reflect the feeling back with warmth and without judgement; let them lead.",
+    "reality": "Focus on what they want and on what is in their control right now.",
+}
+COE_ALIASES = {"person-centered": "person-centred", "personcentred": "person-centred", "pc": "person-centred",
+               "reality-therapy": "reality"}
+
+NEED_GUIDANCE: dict[str, str] = {
+    "to_be_heard": "Show you understand how they feel and ask one gentle open question. Give no advice.",
+    "reassurance": "Acknowledge the worry, reassure them calmly, and ask one gentle question.",
+    "information": "Acknowledge the feeling in a few words, then answer the question briefly.",
+    "celebration": "Share their happiness and ask about it. Never say sorry.",
+}
+
+EMOTION_WORDS: dict[str, str] = {
+    "anger": "angry", "disgust": "disgusted", "fear": "worried", "joy": "happy", "neutral": "calm",
+    "sadness": "sad", "surprise": "surprised",
+}
+
+SYSTEM_BASE = "You are a kind, caring listener. Reply in one or two short sentences."
+HISTORY_TURNS = 4  # the last few turns: enough for context, short enough for a 2048-token window
+STOP_SEQUENCES: tuple[str, ...] = ("\n", "User:", "Assistant:", "<|im_end|>", "<|im_start|>")
+
+
+def normalise_coe(coe: str | None) -> str | None:
+    """The canonical variant name, None for none; raises ValueError for an unknown one."""
+    if coe is None or coe in ("", "none"):
+        return None
+    key = COE_ALIASES.get(coe.lower(), coe.lower())
+    if key not in COE_VARIANTS:
+        raise ValueError(f"unknown Chain-of-Empathy variant {coe!r}; expected one of {', '.join(COE_VARIANTS)}")
+    return key
+
+
+def system_message(appraisal: Appraisal, coe: str | None = None) -> str:
+    feeling = EMOTION_WORDS.get(appraisal.emotion, appraisal.emotion)
+    about = f' about "{appraisal.cause}"' if appraisal.cause else ""
+    parts = [SYSTEM_BASE, f"The user feels {feeling}{about}.", NEED_GUIDANCE[appraisal.need]]
+    variant = normalise_coe(coe)
+    if variant:
+        parts.append(COE_VARIANTS[variant])
+    return " ".join(parts)
+
+
+def build_messages(text: str, appraisal: Appraisal, exemplars: Sequence[Exemplar],
+                   history: Sequence[tuple[str, str]] = (), coe: str | None = None) -> list[dict[str, str]]:
+    """The messages for the backend. `history` holds (role, text) pairs with role "user" or "assistant"."""
+    messages = [{"role": "system", "content": system_message(appraisal, coe)}]
+    for exemplar in exemplars:
+        messages.append({"role": "user", "content": exemplar.user})
+        messages.append({"role": "assistant", "content": exemplar.reply})
+    for role, content in list(history)[-HISTORY_TURNS:]:
+        if role in ("user", "assistant") and content.strip():
+            messages.append({"role": role, "content": content.strip()})
+    messages.append({"role": "user", "content": text.strip()})
+    return messages

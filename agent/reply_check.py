@@ -1,0 +1,155 @@
+"""The reply check: does a generated reply fit the appraisal it was built on?
+
+Each rule returns a problem in words, or nothing. What counts as a claim to have feelings (a decision):
+conventional courtesy is fine ("I'm sorry", "I'm glad", "I'm so happy for you", "I'm here"), because people read it
+as care, not as a report of an inner life; first-person feeling reports and shared experience are not
+("I feel sad too", "I felt the same", "it breaks my heart", "as someone who feels", "I know exactly how you feel",
+"I've been there", "that happened to me too").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from agent.contracts import Appraisal
+
+NEGATIVE_EMOTIONS = frozenset({"anger", "disgust", "fear", "sadness"})
+MAX_SENTENCES = 3
+MIN_WORDS = 4
+MAX_WORDS = 45  # ~3 short sentences; longer replies from a small model are rambles
+
+CONDOLENCE = re.compile(
+    r"\b(sorry|condolence|my sympathies|so sad|sad to hear|that'?s (hard|tough|rough|awful|terrible)|"
+    r"must (be|have been) (hard|difficult|painful|tough)|unfortunately|that sucks|heartbreaking|"
+    r"i'?m here for you|hang in there|painful)\b", re.I)
+CHEER = re.compile(
+    r"\b(congrat\w*|(it|that|this)'?s? (so |really )?(great|awesome|amazing|wonderful|fantastic|exciting)|"
+    r"how (exciting|wonderful|fun)|yay|hooray|woo+hoo|so happy for you|happy for you|good for you|great news|"
+    r"well done|what a treat|lucky you|glad to hear|awesome|fantastic|wonderful|amazing|celebrat\w*|"
+    r"(so|very|really) proud|proud of (you|yourself)|you'?re doing great)\b", re.I)
+ADVICE = re.compile(
+    r"\b(you should|you need to|you must|you have to|you ought to|try to|try (and|not)|have you tried|"
+    r"why don'?t you|i (suggest|recommend|advise)|my advice|make sure|it'?s best to|consider (\w+ing|talking|"
+    r"seeing|getting)|the best thing (to do|is)|don'?t forget to|remember to|just (relax|calm down|get over|move on)|"
+    r"you could (try|always)|it might help to|focus on|you('re| are) going to have to|you will have to|"
+    r"you can always|just (say|do|tell|ask|go|call|ignore|let it go)|talk to (your|a |an |someone|them|him|her))\b",
+    re.I)
+DIAGNOSIS = re.compile(
+    r"\b(diagnos\w*|you (have|might have|may have|probably have|could have|seem to have|are suffering from) "
+    r"(a |an )?(\w+ )?(depression|anxiety|disorder|ptsd|adhd|ocd|bipolar|trauma|condition|syndrome|illness)|"
+    r"(sounds|seems) like (clinical |major )?(depression|anxiety disorder|ptsd|adhd|ocd|bipolar|a disorder|"
+    r"a panic disorder)|symptoms? of|you are (clinically )?(depressed|bipolar|traumati[sz]ed)|disorder\b)", re.I)
+FEELING_CLAIM = re.compile(
+    r"\b(i (feel|felt|am feeling|'m feeling|have felt)\b(?! (like )?(that )?you)|i'?m (so |very |really )?"
+    r"(sad|upset|angry|scared|heartbroken|crying|hurt|devastated|lonely|anxious|nervous|excited) (too|as well|"
+    r"for you)|i (cried|was heartbroken|was devastated)|(breaks|broke) my heart|makes me (sad|cry|angry|happy)|"
+    r"as (someone|a person|a human) who (feels|has felt)|i know (exactly )?how you feel|i'?ve been there|"
+    r"(that|it|this) happened to me|same (thing )?happened to me|me too|i went through|makes me (want|feel)|"
+    r"i (love|hate|enjoy) it when)\b", re.I)
+# Condolence for a loss is wrong when nobody lost anything ("sorry for your loss" to a spilled coffee).
+LOSS_CONDOLENCE = re.compile(r"\b(sorry for your loss|my condolences|rest in peace|may (he|she|they) rest)\b", re.I)
+LOSS_CUES = re.compile(r"\b(died|dead|death|passed|lost|loss|losing|funeral|gone|put (him|her|it) down|to sleep|"
+                       r"miss(ing)? (him|her|them|my)|grie\w*|broke up|divorce)", re.I)
+# To words that show no feeling, neither condolence nor big cheer: the reply must not invent the person's mood.
+OVERREACTION = re.compile(r"\b(congrat\w*|wonderful|amazing|fantastic|awesome|so proud|celebrat\w*)\b", re.I)
+ROLE_LEAK = re.compile(r"(<\|im_|\buser:|\bassistant:|\bsystem:|\[inst\])", re.I)
+SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
+
+
+def sentences(text: str) -> list[str]:
+    parts = re.split(r"(?<=[.!?…])[\"')\]]*\s+", text.strip())
+    return [p for p in parts if p.strip()]
+
+
+def trim_to_sentence(text: str) -> str:
+    """Cut a reply back to its last complete sentence (a reply stopped by max_tokens ends mid-sentence);
+    whole when no sentence ends in it."""
+    text = " ".join(text.split())
+    ends = [m.end() for m in re.finditer(r"[.!?…][\"')\]]*(?=\s|$)", text)]
+    if not ends:
+        return text
+    return text[:ends[-1]].strip()
+
+
+def has_loop(text: str) -> bool:
+    """A repetition loop: a word three times in a row, a sentence said twice, or a 4-word run repeated."""
+    words = re.findall(r"[a-z']+", text.lower())
+    if any(words[i] == words[i + 1] == words[i + 2] for i in range(len(words) - 2)):
+        return True
+    said = [re.sub(r"\W+", " ", s.lower()).strip() for s in sentences(text)]
+    if len(said) != len(set(said)):
+        return True
+    grams = Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3))
+    return any(count > 1 for count in grams.values())
+
+
+def is_distress(appraisal: Appraisal) -> bool:
+    return appraisal.emotion in NEGATIVE_EMOTIONS and appraisal.need != "celebration"
+
+
+def is_good_news(appraisal: Appraisal) -> bool:
+    return appraisal.need == "celebration" or appraisal.emotion == "joy"
+
+
+def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]:
+    """Every way `reply` fails to fit `appraisal` (and the user's words, when given); an empty list means it
+    passes."""
+    text = reply.strip()
+    found: list[str] = []
+    if not text:
+        return ["empty reply"]
+    words = text.split()
+    if len(words) < MIN_WORDS:
+        found.append(f"too short ({len(words)} words)")
+    if len(words) > MAX_WORDS:
+        found.append(f"too long ({len(words)} words)")
+    count = len(sentences(text))
+    if count > MAX_SENTENCES:
+        found.append(f"{count} sentences (at most {MAX_SENTENCES})")
+    if not SENTENCE_END.search(text):
+        found.append("cut off mid-sentence")
+    if ROLE_LEAK.search(text):
+        found.append("chat markup or role name in the reply")
+    if has_loop(text):
+        found.append("repetition loop")
+    if is_good_news(appraisal) and (match := CONDOLENCE.search(text)):
+        found.append(f"condolence to good news ({match.group(0)!r})")
+    if is_distress(appraisal) and (match := CHEER.search(text)):
+        found.append(f"cheer to distress ({match.group(0)!r})")
+    if appraisal.emotion == "neutral" and appraisal.need != "celebration" and (
+            match := CONDOLENCE.search(text) or OVERREACTION.search(text)):
+        found.append(f"feeling read into neutral words ({match.group(0)!r})")
+    if appraisal.need == "to_be_heard" and (match := ADVICE.search(text)):
+        found.append(f"advice when the need is to be heard ({match.group(0)!r})")
+    if user_text and (match := LOSS_CONDOLENCE.search(text)) and not LOSS_CUES.search(user_text):
+        found.append(f"condolence for a loss nobody mentioned ({match.group(0)!r})")
+    if match := DIAGNOSIS.search(text):
+        found.append(f"diagnosis ({match.group(0)!r})")
+    if match := FEELING_CLAIM.search(text):
+        found.append(f"claims to have feelings ({match.group(0)!r})")
+    return found
+
+
+def passes(reply: str, appraisal: Appraisal, user_text: str = "") -> bool:
+    return not problems(reply, appraisal, user_text)
+
+
+def valence_consistent(reply: str, appraisal: Appraisal) -> bool:
+    """The evaluation's narrower measure: no condolence to good news and no cheer to distress."""
+    if is_good_news(appraisal) and CONDOLENCE.search(reply):
+        return False
+    if is_distress(appraisal) and CHEER.search(reply):
+        return False
+    return True
+
+
+def asks_open_question(reply: str) -> bool:
+    """A question that invites more than yes/no (what/how/why/... or "tell me")."""
+    for sentence in sentences(reply):
+        if sentence.rstrip("\"')").endswith("?") and re.match(
+                r"^\W*(what|how|why|which|where|when|who|tell me)\b", sentence.strip(), re.I):
+            return True
+        if re.search(r"\b(what|how)\b[^.!?]*\?", sentence, re.I):
+            return True
+    return False

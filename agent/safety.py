@@ -1,0 +1,205 @@
+"""Crisis detection: words about suicide, self-harm, abuse or a medical emergency bypass generation.
+
+Decisions (kept here because tests pin them):
+- Any crisis phrase that is not negated routes to the fixed caring message, even when it may be hyperbole
+  ("I'll kill myself if this meeting runs late"): a needless kind message costs little, a missed one a lot.
+- A negated phrase ("I'm not suicidal, just tired", "I would never hurt myself") does NOT take the crisis route;
+  it is flagged "near_crisis" so the reply is generated but the session records it. One unnegated phrase anywhere
+  in the text wins over negated ones ("I'd never do it, but I keep thinking about killing myself" is a crisis).
+- Third parties count ("my friend says she wants to die"): the message speaks to "you or someone with you".
+- Typos: words are corrected towards a small vocabulary (one edit for short words, two for long), and patterns allow
+  doubled/missing letters ("kil myself", "suicde", "sucidal").
+The message names only numbers that are well established (911, 112, 999, 988, Samaritans 116 123) and always
+starts from "your local emergency number", since we do not know where the person is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CRISIS_FLAGS: tuple[str, ...] = ("suicide", "self_harm", "abuse", "medical_emergency")
+NEAR_CRISIS_FLAG = "near_crisis"
+
+# Phrases are matched on normalised text (lower case, typos corrected, apostrophes removed: "dont", "cant").
+CRISIS_PATTERNS: dict[str, tuple[str, ...]] = {
+    "suicide": (
+        r"\bsuicid(e|al)\b",
+        r"\bkil+(ing|ed)? m[yi]self\b",
+        r"\bkms\b",
+        r"\bend(ing)? my (own )?life\b",
+        r"\bend(ing)? it all\b",
+        r"\btak(e|ing) my (own )?life\b",
+        r"\b(want|wants|wanted|wanna|wish|wishes|going|ready|plan(ning)?) (to )?die\b",
+        r"\bwish i (was|were) dead\b",
+        r"\bwish i (had )?never (been born|existed)\b",
+        r"\bbetter off dead\b",
+        r"\bbetter off without me\b",
+        r"\b(dont|do not|no longer) want to (live|be alive|exist|be here|wake up)\b",
+        r"\bno (reason|point) (in |to )?(living|live|going on)\b",
+        r"\bhang m[yi]self\b",
+        r"\bjump off (a|the) (bridge|roof|building)\b",
+        r"\bnot (be )?around (much longer|anymore)\b.*\b(goodbye|bye)\b",
+    ),
+    "self_harm": (
+        r"\bself\s*-?\s*harm(ing|ed)?\b",
+        r"\b(cut|cutting|burn|burning|hurt|hurting|harm|harming|starve|starving|punish|punishing) m[yi]self\b",
+        r"\bcut (my )?(wrists?|arms?|legs?)\b",
+    ),
+    "abuse": (
+        r"\b(hits|hit|beats|beat|chokes|choked|kicks|kicked|slaps|slapped|punches|punched) me\b",
+        r"\b(abusing|abuses|abused|molested|molesting|raped|rape|assaulted) (me|him|her)\b",
+        r"\b(was|been|being|am|im) (sexually |physically |emotionally )?(abused|molested|raped|assaulted)\b",
+        r"\bdomestic (violence|abuse)\b",
+        r"\b(threatens|threatened|threatening) to (kill|hurt) me\b",
+        r"\bafraid (he|she|they)(ll| will) (hurt|kill) me\b",
+        r"\btouch(es|ed)? me (when|where|and) (i|it)\b",
+    ),
+    "medical_emergency": (
+        r"\bchest (pain|hurts|is tight)\b",
+        r"\b(cant|cannot|can not|unable to|struggling to) breath(e)?\b",
+        r"\bheart attack\b",
+        r"\b(having|had) a stroke\b",
+        r"\boverdos(e|ed|ing)\b",
+        r"\btook (too many|a lot of|a bottle of|all (my|the)) (pills|tablets|meds|medication)\b",
+        r"\bbleeding (a lot|badly|heavily|wont stop)\b",
+        r"\bwont stop bleeding\b",
+        r"\b(unconscious|not breathing|wont wake up|having a seizure)\b",
+        r"\bchoking\b",
+        r"\bface is drooping\b",
+    ),
+}
+
+# A negator shortly before the phrase (same clause) turns it into near-crisis: "not", "never", "dont", ...
+NEGATION_BEFORE = re.compile(
+    r"\b(not|never|no|dont|do not|didnt|wont|wouldnt|would never|isnt|arent|havent|nor|hardly)\b(\W+\w+){0,3}\W*$")
+# The phrase itself says "not": "i'm not suicidal" -> "not" right before; "dont want to die" -> negated want.
+
+# Vocabulary that typos are corrected towards (first letter must agree so "filling" never becomes "killing").
+TYPO_VOCABULARY: tuple[str, ...] = (
+    "suicide", "suicidal", "myself", "killing", "overdose", "overdosed", "breathe", "bleeding", "unconscious",
+    "abused", "abusing", "molested", "seizure",
+)
+
+NEAR_CRISIS_PATTERNS: tuple[str, ...] = (
+    r"\bcant go on\b",
+    r"\bcant (take|do) (it|this) anymore\b",
+    r"\bwhat is the point\b",
+    r"\bwhats the point\b",
+    r"\bhopeless\b",
+    r"\bdisappear forever\b",
+)
+
+CRISIS_MESSAGES: dict[str, str] = {
+    "suicide": (
+        "I'm really glad you told me, and I'm worried about your safety. I'm an AI and can't give you the help you "
+        "deserve, but people can, right now: if you or someone with you is in danger, call your local emergency "
+        "number (such as 911 in the US, 999 in the UK, 112 in the EU). You can also call or text 988 (Suicide and "
+        "Crisis Lifeline, US) or call Samaritans on 116 123 (UK and Ireland), or find a local crisis line, and "
+        "please tell someone you trust what is going on. You don't have to face this alone."
+    ),
+    "self_harm": (
+        "Thank you for telling me; that took courage, and your safety matters. I'm an AI and can't keep you safe, "
+        "but people can: if you are hurt or in danger, call your local emergency number (such as 911 in the US, "
+        "999 in the UK, 112 in the EU). A crisis line can help too, for example 988 in the US or Samaritans on "
+        "116 123 in the UK and Ireland, and so can someone you trust. You don't have to carry this alone."
+    ),
+    "abuse": (
+        "I'm so sorry this is happening; it is not your fault, and you deserve to be safe. I'm an AI and can't "
+        "protect you, but people can: if you are in danger now, call your local emergency number (such as 911 "
+        "in the US, 999 in the UK, 112 in the EU). A domestic abuse or crisis helpline in your country, or "
+        "someone you trust, can help you plan what to do next."
+    ),
+    "medical_emergency": (
+        "This sounds like it could be a medical emergency. Please call your local emergency number now (such as "
+        "911 in the US, 999 in the UK, 112 in the EU), or ask someone nearby to call for you. I'm an AI and "
+        "can't give medical help, but the people on that line can."
+    ),
+}
+
+# When several kinds are present, the most urgent message is the one shown.
+FLAG_PRIORITY: tuple[str, ...] = ("medical_emergency", "suicide", "self_harm", "abuse")
+
+
+@dataclass(frozen=True)
+class SafetyCheck:
+    flags: tuple[str, ...]  # crisis kinds found unnegated, plus "near_crisis" for negated or softer phrases
+    matches: tuple[str, ...]  # the normalised phrases that matched, for the session log
+
+    @property
+    def crisis(self) -> bool:
+        return any(flag in CRISIS_FLAGS for flag in self.flags)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein (optimal string alignment): a swapped pair of letters is one typo."""
+    rows = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        rows[i][0] = i
+    for j in range(len(b) + 1):
+        rows[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1)
+    return rows[-1][-1]
+
+
+def _correct_word(word: str) -> str:
+    if len(word) < 5 or word in TYPO_VOCABULARY:
+        return word
+    for target in TYPO_VOCABULARY:
+        allowed = 1 if len(target) <= 7 else 2
+        if word[0] == target[0] and abs(len(word) - len(target)) <= allowed:
+            if _edit_distance(word, target) <= allowed:
+                return target
+    return word
+
+
+def normalise(text: str) -> str:
+    """Lower case, apostrophes dropped ("don't" -> "dont"), other punctuation kept as clause breaks, typos fixed."""
+    lowered = text.lower().replace("\u2019", "'").replace("'", "")
+    lowered = re.sub(r"([a-z])\1{2,}", r"\1\1", lowered)  # "soooo" -> "soo"
+    words = re.findall(r"[a-z]+|[^a-z\s]", lowered)
+    corrected = [_correct_word(w) if w.isalpha() else w for w in words]
+    return " ".join(corrected)
+
+
+def _negated(normalised: str, start: int) -> bool:
+    clause_start = max(normalised.rfind(mark, 0, start) for mark in (".", ",", ";", "!", "?", " but "))
+    before = normalised[clause_start + 1:start]
+    return bool(NEGATION_BEFORE.search(before))
+
+
+def check(text: str) -> SafetyCheck:
+    """The crisis kinds in `text` (unnegated), and near_crisis for negated mentions or softer hopeless phrases."""
+    normalised = normalise(text or "")
+    flags: list[str] = []
+    matches: list[str] = []
+    near = False
+    for flag, patterns in CRISIS_PATTERNS.items():
+        for pattern in patterns:
+            for found in re.finditer(pattern, normalised):
+                # "dont want to live" carries its own negation: negation only counts when it sits before the phrase.
+                if _negated(normalised, found.start()):
+                    near = True
+                    continue
+                if flag not in flags:
+                    flags.append(flag)
+                matches.append(found.group(0))
+    if any(re.search(p, normalised) for p in NEAR_CRISIS_PATTERNS):
+        near = True
+    ordered = [f for f in FLAG_PRIORITY if f in flags]
+    if near and not ordered:
+        ordered.append(NEAR_CRISIS_FLAG)
+    return SafetyCheck(flags=tuple(ordered), matches=tuple(matches))
+
+
+def crisis_message(flags: tuple[str, ...]) -> str:
+    """The fixed caring message for the most urgent crisis kind among `flags`."""
+    for flag in FLAG_PRIORITY:
+        if flag in flags:
+            return CRISIS_MESSAGES[flag]
+    return CRISIS_MESSAGES["suicide"]

@@ -1,0 +1,85 @@
+"""The safe reply built from the appraisal alone: used only when generation failed twice or the backend failed.
+
+Each template fits its need by construction (no advice to someone who wants to be heard, no condolence to good
+news) and names the cause in the user's own words turned to the second person ("my dog died" -> "your dog died").
+tests/agent/test_templates.py runs every template through the reply check.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.contracts import Appraisal
+
+MAX_CAUSE_WORDS = 18  # a longer cause reads badly inside a template: leave it out
+MIN_CAUSE_WORDS = 4  # "wow" or "I'm furious" names a feeling, not a cause
+LEADING_FILLER = re.compile(r"^(wow|ew|ugh|oh|well|so|and|but|turns out|out of the blue|what if|guess what)\b[,!.]?\s*",
+                            re.I)
+
+# Word-level first -> second person; two-word forms first so "I am" becomes "you are", not "you am".
+PRONOUN_PAIRS: tuple[tuple[str, str], ...] = (
+    (r"\bI am\b", "you are"), (r"\bI was\b", "you were"), (r"\bI'm\b", "you're"), (r"\bIm\b", "you're"),
+    (r"\bI've\b", "you've"), (r"\bI'll\b", "you'll"), (r"\bI'd\b", "you'd"), (r"\bI\b", "you"),
+    (r"\bmyself\b", "yourself"), (r"\bmy\b", "your"), (r"\bmine\b", "yours"), (r"\bme\b", "you"),
+    (r"\bwe're\b", "you're"), (r"\bwe\b", "you"), (r"\bour\b", "your"), (r"\bus\b", "you"),
+)
+
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    # need -> emotion (or "*") -> (with cause, without cause)
+    "to_be_heard": {
+        "anger": ("It sounds like {cause}, and it makes sense to feel angry about that. What happened next?",
+                  "It sounds like something really got to you, and it makes sense to feel angry. What happened?"),
+        "disgust": ("It sounds like {cause}, and no wonder that put you off. How are you doing now?",
+                    "That sounds really unpleasant, and no wonder it put you off. How are you doing now?"),
+        "neutral": ("Thanks for telling me that {cause}. How do you feel about it?",
+                    "Thanks for sharing that with me. How are you feeling about it?"),
+        "joy": ("It sounds like {cause}, and that's lovely to hear. What made it feel so good?",
+                "That sounds lovely to hear. What made it feel so good?"),
+        "surprise": ("It sounds like {cause}, and that's a lot to take in. How are you taking it?",
+                     "That sounds like a lot to take in. How are you taking it?"),
+        "*": ("It sounds like {cause}, and that's a lot to carry. I'm listening; what has been the hardest part?",
+              "That sounds like a lot to carry. I'm listening; what has been the hardest part?"),
+    },
+    "reassurance": {
+        "*": ("It makes sense to feel uneasy when {cause}. You're not alone in this; what worries you most right now?",
+              "It makes sense to feel uneasy about this. You're not alone in it; what worries you most right now?"),
+    },
+    "information": {
+        "anger": ("That sounds frustrating, and it's fair to want answers. Could you tell me a bit more about "
+                  "what you need to know?", ""),
+        "sadness": ("That sounds hard, and it's good that you're reaching out. Could you tell me a bit more about "
+                    "what you need to know?", ""),
+        "fear": ("It makes sense to want to know more when you're worried. Could you tell me a bit more about "
+                 "what you need to know?", ""),
+        "*": ("That's a fair question, and I want to get it right. Could you tell me a bit more about what you need "
+              "to know?", ""),
+    },
+    "celebration": {
+        "*": ("That sounds wonderful: {cause}! What are you most looking forward to now?",
+              "That sounds like wonderful news! What are you most looking forward to now?"),
+    },
+}
+
+
+def second_person(words: str) -> str:
+    """The user's words as the listener would say them back: "I lost my job" -> "you lost your job"."""
+    turned = words
+    placeholders: list[str] = []
+    for pattern, replacement in PRONOUN_PAIRS:
+        def hold(match: re.Match, replacement: str = replacement) -> str:
+            placeholders.append(replacement)
+            return f"\x00{len(placeholders) - 1}\x00"
+        turned = re.sub(pattern, hold, turned, flags=re.I if pattern != r"\bI\b" else 0)
+    turned = re.sub(r"\x00(\d+)\x00", lambda m: placeholders[int(m.group(1))], turned)
+    turned = turned.strip().rstrip(" .!?;,")
+    return turned[:1].lower() + turned[1:] if turned[:2] != "I " else turned
+
+
+def template_reply(appraisal: Appraisal) -> str:
+    """The safe reply for this appraisal; never empty."""
+    by_emotion = TEMPLATES[appraisal.need]
+    with_cause, without_cause = by_emotion.get(appraisal.emotion, by_emotion["*"])
+    cause = second_person(LEADING_FILLER.sub("", appraisal.cause)) if appraisal.cause else ""
+    if MIN_CAUSE_WORDS <= len(cause.split()) <= MAX_CAUSE_WORDS and "{cause}" in with_cause:
+        return with_cause.format(cause=cause)
+    return without_cause or with_cause

@@ -1,0 +1,108 @@
+import pytest
+
+from agent.contracts import Appraisal
+from agent.reply_check import asks_open_question, has_loop, passes, problems, trim_to_sentence, valence_consistent
+
+GOOD_NEWS = Appraisal(emotion="joy", intensity=0.8, cause="I got the job", need="celebration")
+GRIEF = Appraisal(emotion="sadness", intensity=0.8, cause="my dog died", need="to_be_heard")
+WORRY = Appraisal(emotion="fear", intensity=0.7, cause="my interview tomorrow", need="reassurance")
+QUESTION = Appraisal(emotion="neutral", intensity=0.1, cause="", need="information")
+ANGER = Appraisal(emotion="anger", intensity=0.7, cause="my coworker took credit", need="to_be_heard")
+
+BAD = [
+    ("I'm so sorry to hear that. What happened?", GOOD_NEWS, "condolence to good news"),
+    ("That must be hard for you. How are you doing?", GOOD_NEWS, "condolence to good news"),
+    ("Congratulations! That's wonderful news.", GRIEF, "cheer to distress"),
+    ("That's great, you must be so proud of yourself!", GRIEF, "cheer to distress"),
+    ("You should get a new dog as soon as you can.", GRIEF, "advice when the need is to be heard"),
+    ("Have you tried talking to your manager about it?", ANGER, "advice when the need is to be heard"),
+    ("I recommend you write it all down and move on.", ANGER, "advice when the need is to be heard"),
+    ("It sounds like you have clinical depression. Please rest.", GRIEF, "diagnosis"),
+    ("You might have an anxiety disorder, that happens a lot.", WORRY, "diagnosis"),
+    ("I feel sad too when I think about dogs. What was his name?", GRIEF, "claims to have feelings"),
+    ("I know exactly how you feel, it breaks my heart.", GRIEF, "claims to have feelings"),
+    ("I've been there myself, it will pass soon enough.", WORRY, "claims to have feelings"),
+    ("That is so so so sad to hear about.", GRIEF, "repetition loop"),
+    ("What was he like? What was he like?", GRIEF, "repetition loop"),
+    ("I am here for you and I am here for you always.", GRIEF, "repetition loop"),
+    ("That sounds really hard and I wonder if you", GRIEF, "cut off mid-sentence"),
+    ("Sorry. That is sad. It hurts. What was he like? Tell me.", GRIEF, "sentences"),
+    ("Okay.", QUESTION, "too short"),
+    ("User: how are you? Assistant: fine.", QUESTION, "chat markup"),
+    ("", QUESTION, "empty"),
+]
+
+GOOD = [
+    ("Congratulations on the new job, you clearly earned it! What are you most excited about?", GOOD_NEWS),
+    ("I'm so happy for you, that's wonderful news. When do you start?", GOOD_NEWS),
+    ("I'm so sorry about your dog. He sounds like he was a big part of your life; what was he like?", GRIEF),
+    ("Losing a companion like that leaves a real hole. I'm here to listen if you want to talk about him.", GRIEF),
+    ("It's normal to feel nervous before an interview, and it shows you care. What part worries you most?", WORRY),
+    ("A credit score is a number lenders use to judge how likely you are to repay a loan.", QUESTION),
+    ("That sounds infuriating, especially when you did the work. How did the rest of the team react?", ANGER),
+]
+
+
+@pytest.mark.parametrize("reply, appraisal, expected", BAD)
+def test_each_bad_reply_is_caught_for_the_right_reason(reply, appraisal, expected):
+    found = problems(reply, appraisal)
+    assert found, reply
+    assert any(expected in problem for problem in found), found
+
+
+@pytest.mark.parametrize("reply, appraisal", GOOD)
+def test_good_replies_pass(reply, appraisal):
+    assert problems(reply, appraisal) == []
+    assert passes(reply, appraisal)
+
+
+def test_advice_is_fine_when_information_is_the_need():
+    assert passes("You should replace the battery once a year; twist the cover off to reach it.", QUESTION)
+
+
+def test_trim_keeps_whole_sentences_only():
+    assert trim_to_sentence("That sounds hard. What was he") == "That sounds hard."
+    assert trim_to_sentence("No end here") == "No end here"
+    assert trim_to_sentence("  Wow!  Really?  ") == "Wow! Really?"
+
+
+def test_loop_detection_leaves_normal_text_alone():
+    assert not has_loop("That sounds hard. What was he like, and how are you holding up?")
+    assert has_loop("It was a good day, a good day, a good day for sure.")
+
+
+def test_valence_consistency_and_open_questions():
+    assert not valence_consistent("I'm sorry to hear that.", GOOD_NEWS)
+    assert valence_consistent("I'm sorry to hear that.", GRIEF)
+    assert asks_open_question("That sounds hard. What was he like?")
+    assert not asks_open_question("That sounds hard. Are you okay?")
+
+
+def test_condolence_for_a_loss_needs_a_loss():
+    spat = Appraisal(emotion="disgust", intensity=0.6, cause="", need="to_be_heard")
+    found = problems("I'm sorry for your loss. How was the rest of the trip?", spat, "Someone spat on the bus seat.")
+    assert any("loss nobody mentioned" in p for p in found)
+    assert passes("I'm so sorry for your loss. What was he like?", GRIEF, "My dog died yesterday.")
+
+
+@pytest.mark.parametrize("reply", [
+    "You're going to have to talk to your boss about it.",
+    "Just tell them how you feel and let it go.",
+])
+def test_more_advice_forms_are_caught(reply):
+    assert any("advice" in p for p in problems(reply, ANGER))
+
+
+@pytest.mark.parametrize("reply", [
+    "It makes me want to cry just hearing it.",
+    "I love it when people bring their own twist! What pasta is it?",
+])
+def test_more_feeling_claims_are_caught(reply):
+    assert any("feelings" in p for p in problems(reply, GRIEF))
+
+
+def test_no_feeling_is_read_into_neutral_words():
+    plain = Appraisal(emotion="neutral", intensity=0.1, cause="", need="to_be_heard")
+    assert any("neutral words" in p for p in problems("I'm so sorry to hear that. How are you?", plain))
+    assert any("neutral words" in p for p in problems("That's wonderful! What kind of barbecue?", plain))
+    assert passes("Sounds like a relaxed evening. What did you grill?", plain)

@@ -1,0 +1,27 @@
+import itertools
+
+import pytest
+
+from agent.contracts import NEEDS, Appraisal
+from agent.reply_check import problems
+from agent.templates import second_person, template_reply
+from perception.cues import LABELS
+
+CAUSES = ("", "I lost my job after eight years", "wow", "my sister is coming home for the first time in years")
+
+
+@pytest.mark.parametrize("emotion, need, cause", list(itertools.product(LABELS, NEEDS, CAUSES)))
+def test_every_template_passes_the_reply_check(emotion, need, cause):
+    appraisal = Appraisal(emotion=emotion, intensity=0.6, cause=cause, need=need)
+    reply = template_reply(appraisal)
+    assert problems(reply, appraisal) == []
+
+
+def test_cause_is_turned_to_the_second_person():
+    assert second_person("I lost my job and I'm scared") == "you lost your job and you're scared"
+    assert second_person("My partner left me.") == "your partner left you"
+
+
+def test_cause_appears_in_the_reply():
+    appraisal = Appraisal(emotion="sadness", intensity=0.6, cause="my dog died yesterday", need="to_be_heard")
+    assert "your dog died yesterday" in template_reply(appraisal)
