@@ -38,7 +38,7 @@ models: $(DEPS_STAMP)
 	$(VENV)/bin/empathic setup
 
 demo: setup
-	$(VENV)/bin/empathic perceive samples/speech_joy.wav
+	$(VENV)/bin/empathic demo
 
 test: setup
 	$(PY) -m pytest -q

@@ -16,6 +16,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "setup": ("ui.setup_command", "fetch and verify every model file (sha256)"),
+    "respond": ("ui.respond_command", "one empathetic reply to a text, as JSON (appraisal, reply, route)"),
+    "chat": ("ui.chat_command", "a conversation in the terminal (/appraisal shows the last appraisal, /quit ends)"),
+    "perceive": ("ui.perceive_command", "cues from an audio, image or video file, as JSON"),
+    "bench": ("ui.bench", "speed and memory benchmarks, as JSON"),
+    "demo": ("ui.demo_command", "the live web demo in the browser (webcam, microphone, text)"),
 }
 
 

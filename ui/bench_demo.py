@@ -1,0 +1,116 @@
+"""Benchmark of the live demo, driven by the media the browser test feeds Chromium's fake devices.
+
+- face_fps_while_audio_streams: frames analysed per second (640x480, the face path through LiveSession) out of
+  CAMERA_FPS offered, while the microphone streams speech in real time and its turns (ASR, text emotion, prosody,
+  fusion, LLM reply) run;
+- speech_end_to_reply_s_median: from the last sample of speech reaching the server to the full reply written
+  (it includes the END_OF_SPEECH_SILENCE_S wait that tells the end of a turn from a pause);
+- reply_writing_s_median: the part of that spent by the responder (appraisal and LLM), for where the time goes;
+- app_rss_mb: resident memory of the running app (models loaded, Gradio serving, after the turns).
+
+    .venv/bin/python -c "from ui import bench_demo; print(bench_demo.run())"     # or: empathic bench --only demo
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+CAMERA_FPS = 15.0  # frames offered, as a webcam would; the analysed rate shows whether the CPU keeps up
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(quick: bool = False) -> dict[str, float]:
+    from PIL import Image
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "samples"))
+    import make_browser_samples as media
+
+    from perception.audio import load_audio
+    from ui.app import MIC_STREAM_EVERY_S as CHUNK_S  # chunks as the app's microphone stream sends them
+    from ui.app import launch
+    from ui.session import LiveSession, load_models
+
+    models = load_models()
+    missing = [f"{part}: {text}" for part, text in models.status.items() if text.startswith("unavailable")]
+    if missing:
+        raise RuntimeError("demo bench needs every model; " + "; ".join(missing))
+    app, server = launch(port=_free_port(), models=models, block=False)  # the app as it runs, for its memory
+    with tempfile.TemporaryDirectory() as tmp:
+        speech_rate_hz = 48000
+        speech = load_audio(media.make_speech_wav(Path(tmp) / "speech.wav"), speech_rate_hz)
+        frame = np.asarray(Image.open(media.make_face_png(Path(tmp) / "face.png")).convert("RGB"))
+
+    repeats = 2 if quick else 5
+    session = LiveSession(models, background_turns=True, drop_frames_while_busy=True)
+    session.set_consent("camera", True)
+    session.set_consent("microphone", True)
+    session.on_frame(frame)  # builds the face tracker outside the timed part
+
+    streaming = threading.Event()
+    streaming.set()
+
+    def microphone() -> None:  # real time, as the browser sends it
+        step = int(CHUNK_S * speech_rate_hz)
+        started = time.perf_counter()
+        sent_s = 0.0
+        for _ in range(repeats):
+            for start in range(0, len(speech), step):
+                session.on_audio_chunk(speech[start:start + step], speech_rate_hz)
+                sent_s += CHUNK_S
+                time.sleep(max(0.0, started + sent_s - time.perf_counter()))
+        streaming.clear()
+
+    analysed_before = session.counters["frames_analyzed"]
+    mic = threading.Thread(target=microphone, daemon=True)
+    started = time.perf_counter()
+    mic.start()
+    offered = 0
+    while streaming.is_set():  # a camera at CAMERA_FPS; a frame that comes due while one is analysed is skipped
+        offered += 1
+        session.on_frame(frame)
+        next_due = started + offered / CAMERA_FPS
+        if time.perf_counter() < next_due:
+            time.sleep(next_due - time.perf_counter())
+        else:
+            offered = int((time.perf_counter() - started) * CAMERA_FPS)
+    face_s = time.perf_counter() - started
+    analysed = session.counters["frames_analyzed"] - analysed_before
+    session.wait_idle(120.0)
+    waits = [t.speech_end_to_reply_s for t in session.turns if t.reply is not None and t.speech_end_to_reply_s]
+    writing = [t.reply.latency_s for t in session.turns if t.reply is not None and t.speech_end_to_reply_s]
+    figures = {
+        "demo_face_fps_while_audio_streams": round(analysed / face_s, 2),
+        "demo_face_fps_offered": CAMERA_FPS,
+        "demo_speech_end_to_reply_s_median": round(statistics.median(waits), 3) if waits else float("nan"),
+        "demo_reply_writing_s_median": round(statistics.median(writing), 3) if writing else float("nan"),
+        "demo_turns_answered": float(len(waits)),
+        "demo_app_rss_mb": round(_rss_mb(), 1),
+    }
+    session.close()
+    app.close()
+    server.close()
+    return figures
+
+
+if __name__ == "__main__":
+    print(run(quick="--quick" in sys.argv))

@@ -1,0 +1,43 @@
+"""`empathic demo`: the live web demo on http://127.0.0.1:7860 (this machine only, unless --host says otherwise)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1: reachable from this machine only)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    parser.add_argument("--share", action="store_true",
+                        help="also open a public gradio.live link (off unless asked: it routes the page through "
+                             "Gradio's servers)")
+    parser.add_argument("--backend", default="llamacpp", choices=("llamacpp", "transformers", "openai"),
+                        help="LLM backend for replies (default: the embedded SmolLM2-135M via llama.cpp)")
+    parser.add_argument("--model", default=None, help="the backend's model: GGUF path, transformers name or served "
+                                                      "model name")
+    parser.add_argument("--url", default=None, help="base URL of an OpenAI-compatible server (backend openai)")
+    parser.add_argument("--asr", default="faster-whisper", choices=("faster-whisper", "openai-whisper"),
+                        help="speech-to-text engine")
+    parser.add_argument("--counters-file", type=Path, default=None,
+                        help="keep every session's counters and consent ledger in this JSON file")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from ui.app import launch
+    from ui.session import load_models
+
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
+    print(f"empathic demo: loading models, then serving on http://{args.host}:{args.port}", flush=True)
+    models = load_models(asr_engine=args.asr, backend_kind=args.backend, backend_model=args.model,
+                         backend_url=args.url)
+    for part, status in models.status.items():
+        if status.startswith("unavailable"):  # the demo still runs, without that part; say so up front
+            print(f"empathic demo: warning: {part} {status}", file=sys.stderr, flush=True)
+    launch(host=args.host, port=args.port, share=bool(args.share), models=models, backend_url=args.url,
+           counters_file=args.counters_file)
+    return 0
