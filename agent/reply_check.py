@@ -53,6 +53,29 @@ LOSS_CUES = re.compile(r"\b(died|dead|death|passed|lost|loss|losing|funeral|gone
                        r"miss(ing)? (him|her|them|my)|grie\w*|broke up|divorce)", re.I)
 # To words that show no feeling, neither condolence nor big cheer: the reply must not invent the person's mood.
 OVERREACTION = re.compile(r"\b(congrat\w*|wonderful|amazing|fantastic|awesome|so proud|celebrat\w*)\b", re.I)
+# A small model slips into telling its own life ("it makes me appreciate what I already have", "my dog"): the agent
+# has none, and the person came to be heard, not to hear about it.
+SELF_STORY = re.compile(
+    r"\b(makes? me (appreciate|think|remember|realize|realise|grateful|wonder)|my own|i (already )?have (a|an|my|"
+    r"two|three|kids|children|pets?)\b|when i was (a|young|little|your age)|i remember (when|my)|i used to|"
+    r"my (son|daughter|kids?|children|wife|husband|partner|boyfriend|girlfriend|mom|mum|mother|dad|father|parents|"
+    r"brother|sister|family|friends?|dog|cat|pets?|job|boss|house|home|childhood))\b", re.I)
+# People the person never mentioned ("How about your son?" to someone who spoke of a dog): invented, and it shows.
+PEOPLE = ("son", "daughter", "kids", "children", "child", "wife", "husband", "partner", "boyfriend", "girlfriend",
+          "mom", "mum", "mother", "dad", "father", "parents", "brother", "sister", "grandma", "grandmother",
+          "grandpa", "grandfather", "boss", "family", "baby", "teacher", "roommate")
+YOUR_PERSON = re.compile(r"\byour (" + "|".join(PEOPLE) + r")\b", re.I)
+RELATED_WORDS = {"kids": ("kid", "child", "children", "son", "daughter"),
+                 "children": ("kid", "child", "son", "daughter"),
+                 "child": ("kid", "son", "daughter", "baby"), "parents": ("mom", "mum", "dad", "mother", "father"),
+                 "family": ("mom", "mum", "dad", "mother", "father", "son", "daughter", "wife", "husband", "brother",
+                            "sister", "kid", "parent"),
+                 "mom": ("mother", "mum", "mommy"), "mum": ("mother", "mom"), "mother": ("mom", "mum"),
+                 "dad": ("father", "daddy"), "father": ("dad",), "grandma": ("grandmother", "nana"),
+                 "grandmother": ("grandma", "nana"), "grandpa": ("grandfather",), "grandfather": ("grandpa",)}
+# Stage directions ("(laughs)", "*hugs*") are chat-forum habits of small models; in a reply they read as mockery.
+STAGE_DIRECTION = re.compile(r"\((laugh|smile|sigh|hug|nod|grin|chuckle|giggle|wink|cr(y|ies))\w*[^)]*\)|\*[^*\n]{1,30}\*",
+                             re.I)
 ROLE_LEAK = re.compile(r"(<\|im_|\buser:|\bassistant:|\bsystem:|\[inst\])", re.I)
 SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
 
@@ -93,8 +116,8 @@ def is_good_news(appraisal: Appraisal) -> bool:
 
 
 def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]:
-    """Every way `reply` fails to fit `appraisal` (and the user's words, when given); an empty list means it
-    passes."""
+    """Every way `reply` fails to fit `appraisal` (and the user's words, when given: the latest turn and, for who
+    was mentioned, the earlier ones too); an empty list means it passes."""
     text = reply.strip()
     found: list[str] = []
     if not text:
@@ -111,6 +134,8 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
         found.append("cut off mid-sentence")
     if ROLE_LEAK.search(text):
         found.append("chat markup or role name in the reply")
+    if match := STAGE_DIRECTION.search(text):
+        found.append(f"stage direction ({match.group(0)!r})")
     if has_loop(text):
         found.append("repetition loop")
     if is_good_news(appraisal) and (match := CONDOLENCE.search(text)):
@@ -124,11 +149,26 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
         found.append(f"advice when the need is to be heard ({match.group(0)!r})")
     if user_text and (match := LOSS_CONDOLENCE.search(text)) and not LOSS_CUES.search(user_text):
         found.append(f"condolence for a loss nobody mentioned ({match.group(0)!r})")
+    if match := SELF_STORY.search(text):
+        found.append(f"tells a life of its own ({match.group(0)!r})")
+    if user_text and (person := invented_person(text, user_text)):
+        found.append(f"mentions someone the person never did ('your {person}')")
     if match := DIAGNOSIS.search(text):
         found.append(f"diagnosis ({match.group(0)!r})")
     if match := FEELING_CLAIM.search(text):
         found.append(f"claims to have feelings ({match.group(0)!r})")
     return found
+
+
+def invented_person(reply: str, user_text: str) -> str | None:
+    """The first "your <person>" in the reply whose person (or a word for them) the user's words never name."""
+    said = set(re.findall(r"[a-z]+", user_text.lower()))
+    for match in YOUR_PERSON.finditer(reply):
+        person = match.group(1).lower()
+        names = {person, person.rstrip("s"), person + "s", *RELATED_WORDS.get(person, ())}
+        if not names & said and not any(word.startswith(person) for word in said):
+            return person
+    return None
 
 
 def passes(reply: str, appraisal: Appraisal, user_text: str = "") -> bool:

@@ -125,7 +125,8 @@ class Responder:
                     status.append(f"LLM failed ({one_line(err)}): template reply")
                     break
                 reply_text = tidy_reply("".join(pieces))
-                found = problems(reply_text, appraisal, text)
+                said = " ".join([content for role, content in history if role == "user"] + [text])
+                found = problems(reply_text, appraisal, said)
                 if not found:
                     return Reply(text=reply_text, appraisal=appraisal, route="generated", backend=backend_name,
                                  model=model_name, latency_s=time.perf_counter() - started,

@@ -106,3 +106,29 @@ def test_no_feeling_is_read_into_neutral_words():
     assert any("neutral words" in p for p in problems("I'm so sorry to hear that. How are you?", plain))
     assert any("neutral words" in p for p in problems("That's wonderful! What kind of barbecue?", plain))
     assert passes("Sounds like a relaxed evening. What did you grill?", plain)
+
+
+def test_a_life_of_its_own_is_refused():
+    reply = ("That's just sad. It can be hard when things are gone, but it also makes me appreciate what I already "
+             "have. How are you holding up?")
+    assert any("life of its own" in p for p in problems(reply, GRIEF, "My dog died this morning."))
+    assert any("life of its own" in p for p in problems("My dog did that too. What was he like?", GRIEF))
+
+
+@pytest.mark.parametrize("reply, user_text, invented", [
+    ("That sounds so lonely. How about your son?", "My dog died and the house feels empty.", True),
+    ("That sounds so lonely. How is your son taking it?", "My son and I lost our dog today.", False),
+    ("How is your mom doing with all this?", "My mother has been in hospital all week.", False),
+    ("How are the kids taking it?", "My kids cried all night.", False),
+    ("How is your family coping?", "My dad and I are not talking.", False),
+    ("What did your boss say about it?", "I was let go today.", True),
+])
+def test_people_the_person_never_mentioned(reply, user_text, invented):
+    found = [p for p in problems(reply, GRIEF, user_text) if "never did" in p]
+    assert bool(found) == invented, found
+
+
+@pytest.mark.parametrize("reply", ["That was a great day for a new home... (laughs) What was the best part?",
+                                   "*hugs* That sounds so hard. What happened next?"])
+def test_stage_directions_are_refused(reply):
+    assert any("stage direction" in p for p in problems(reply, GOOD_NEWS if "home" in reply else GRIEF))
