@@ -114,7 +114,7 @@ def text_predictions() -> DevPredictions:
         cache = train_text_emotion.cache_dir() / f"{split.name}-{file_sha256(dev_path)[:16]}-{encoder_sha[:16]}.npy"
         head = text_emotion.EmotionHead.load(text_emotion.HEAD_PATH)
         if cache.exists() and head.embedding_sha256 == encoder_sha:
-            probs = head.probs(np.load(cache))[:, [head.labels.index(label) for label in LABELS]]
+            probs = head.probs(np.load(cache), split.texts)[:, [head.labels.index(label) for label in LABELS]]
         else:
             import torch
 

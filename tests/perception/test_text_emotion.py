@@ -82,8 +82,19 @@ def test_artifact_loads_and_matches_its_metrics():
     assert HEAD_PATH.stat().st_size < 1_000_000
     assert 0.0 < metrics["dev"]["macro_f1"] <= 1.0 and metrics["dev"]["n"] == 5426
     assert set(metrics["dev"]["per_class_f1"]) == set(LABELS)
-    probs = head.probs(np.random.default_rng(0).normal(size=(3, head.weights[0].shape[0])).astype(np.float32))
+    embeddings = np.random.default_rng(0).normal(size=(3, head.weights[0].shape[0])).astype(np.float32)
+    probs = head.probs(embeddings, ["I am furious", "ugh, gross", "what a lovely day"])
     assert probs.shape == (3, len(LABELS)) and np.allclose(probs.sum(axis=1), 1.0)
+    if head.ngrams is not None:  # the pooled head must not silently drop its word half
+        with pytest.raises(ValueError, match="pass the texts"):
+            head.probs(embeddings)
+
+
+def test_word_ngrams_read_plain_emotion_words():
+    head = EmotionHead.load(HEAD_PATH)
+    assert head.ngrams is not None and 0 < head.ngram_weight < 1
+    log_probs = head.ngrams.log_probs(["I am so angry at him", "this is disgusting", "I am terrified"])
+    assert [LABELS[i] for i in log_probs.argmax(axis=1)] == ["anger", "disgust", "fear"]
 
 
 @pytest.mark.slow
