@@ -37,6 +37,6 @@ def fused_utterance(words, voice) -> dict:
     from fusion.fuse import fuse, view_from_cue
 
     state = fuse([view_from_cue(words), view_from_cue(voice)], enabled=("text", "voice"), t_s=words.t_end_s)
-    return {"fused": {"label": state.label, "probs": state.probs, "valence": state.valence,
-                      "arousal": state.arousal, "confidence": state.confidence, "why": state.why,
-                      "incongruent": state.incongruent}}
+    return {"probs": state.probs,
+            "state": {"label": state.label, "valence": state.valence, "arousal": state.arousal,
+                      "confidence": state.confidence, "why": state.why, "incongruent": state.incongruent}}

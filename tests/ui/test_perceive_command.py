@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from perception.cues import LABELS
 from ui.cli import main
 
 REPO_DIR = Path(__file__).resolve().parents[2]
@@ -30,9 +31,8 @@ def test_speech_file_gives_words_voice_and_their_fused_state(capsys):
     [utterance] = document["utterances"]
     assert utterance["text_emotion"]["probs"]["sadness"] == max(utterance["text_emotion"]["probs"].values())
     assert utterance["prosody"]["features"]["pitch_hz_mean"] > 50
-    fused = utterance["fused"]
-    assert abs(sum(fused["probs"].values()) - 1) < 1e-6
-    assert fused["valence"] < 0 and fused["why"]
+    assert set(utterance["probs"]) == set(LABELS) and abs(sum(utterance["probs"].values()) - 1) < 1e-6
+    assert utterance["state"]["valence"] < 0 and utterance["state"]["why"]
 
 
 def test_image_reports_the_face_flat(capsys):
