@@ -169,7 +169,8 @@ class NgramScorer:
         if "ngram_terms" not in data:
             return None
         return cls(terms=tuple(str(data["ngram_terms"]).split("\n")), idf=data["ngram_idf"],
-                   coef=data["ngram_coef"].astype(np.float32), intercept=data["ngram_intercept"], max_n=int(data["ngram_max_n"]))
+                   coef=data["ngram_coef"].astype(np.float32), intercept=data["ngram_intercept"],
+                   max_n=int(data["ngram_max_n"]))
 
 
 @dataclass(frozen=True)

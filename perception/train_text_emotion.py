@@ -321,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     single = dev.targets.sum(axis=1) == 1
     metrics = {
         "model": f"{best_name}: head on {EMBEDDING_MODEL_NAME} sentence embeddings (384-d, unit length)"
-                 + (f", pooled log-linearly with TF-IDF word 1-2-gram logistic regression ({len(best_head.ngrams.terms)} "
-                    f"terms) at weight {best_head.ngram_weight:g}" if best_head.ngrams is not None else ""),
+                 + (f", pooled log-linearly with TF-IDF word 1-2-gram logistic regression "
+                    f"({len(best_head.ngrams.terms)} terms) at weight {best_head.ngram_weight:g}"
+                    if best_head.ngrams is not None else ""),
         "embedding_model": EMBEDDING_MODEL_NAME,
         "embedding_sha256": embedder.weights_sha256,
         "labels": list(LABELS),
