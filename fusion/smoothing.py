@@ -2,8 +2,10 @@
 
 A cue's weight decays as exp(-age / tau). Each modality has its own tau because each speaks at its own pace:
 face frames arrive ~5 times a second and are noisy one by one; voice and words come once per utterance/turn
-and stay meaningful for a while after. A new turn therefore outweighs the previous one at once, yet the state
-moves gradually rather than jumping frame to frame.
+and stay meaningful for a while after. Words and voice are turns, not samples of one steady signal: what the person
+says now replaces what they said before ("I got the job... but my dog died"), so the earlier turns of those two
+count only SUPERSEDED_SHARE as much and the newest turn leads at once, however confident the one before it was.
+The state still moves gradually rather than jumping frame to frame.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ TIME_CONSTANTS_S: dict[str, float] = {
     # already smooths its video readings with 0.6 s, so this one need not be long)
     "face": 1.0,
 }
+# How much a turn counts once a newer turn of the same modality exists (context, not the current reading).
+SUPERSEDED_SHARE: dict[str, float] = {"text": 0.2, "voice": 0.2, "face": 1.0}
 # Cues older than this many time constants weigh < 1% and are dropped from the buffer.
 MAX_AGE_IN_TAUS = 5.0
 
@@ -58,14 +62,15 @@ def smoothed_view(readings: Sequence[Reading], now_s: float, tau_s: float) -> Mo
     """
     if not readings:
         return None
-    ks = [r.confidence * age_decay(now_s - r.t_s, tau_s) for r in readings]
+    newest = max(readings, key=lambda r: r.t_s)
+    superseded = SUPERSEDED_SHARE.get(newest.modality, 1.0)
+    ks = [r.confidence * age_decay(now_s - r.t_s, tau_s) * (1.0 if r is newest else superseded) for r in readings]
     total = sum(ks)
     if total <= 0:
         return None
     probs = {label: sum(k * r.probs[label] for k, r in zip(ks, readings)) / total for label in LABELS}
     valence = sum(k * r.valence for k, r in zip(ks, readings)) / total
     arousal = sum(k * r.arousal for k, r in zip(ks, readings)) / total
-    newest = max(readings, key=lambda r: r.t_s)
     # The detail of the strongest evidence explains the view; an older cue's detail could contradict the newest.
     strongest = max(zip(ks, readings), key=lambda pair: pair[0])[1]
     detail = strongest.detail

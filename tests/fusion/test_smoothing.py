@@ -84,3 +84,17 @@ def test_time_constants_follow_each_modality_pace():
     tracker = FusionTracker(weights=FusionWeights(), time_constants_s={"face": 100.0})
     tracker.update(frame("joy", 0.0))
     assert tracker.state(20.0).confidence > 0  # a slow face keeps counting when asked to
+
+
+def test_a_quieter_sad_turn_right_after_a_confident_happy_one_leads_at_once():
+    """'I got the job!' (sure) then 'But my old dog died yesterday' (less sure): the words now read sad."""
+    happy = TextEmotion("I got the job!", lean("joy", 0.95), 0.8, 0.5, 3.0, 5.0, 0.95, "test")
+    sad_probs = lean("sadness", 0.7)
+    sad = TextEmotion("But my old dog died yesterday", sad_probs, *valence_arousal_from_probs(sad_probs), 7.0, 9.0,
+                      0.55, "test")
+    tracker = FusionTracker(weights=FusionWeights())
+    tracker.update(happy)
+    tracker.update(sad)
+    state = tracker.state(9.5)
+    assert state.label == "sadness" and state.valence < 0
+    assert "sad" in state.why
