@@ -187,6 +187,8 @@ def _decode_blocks(container, stream, sample_rate_hz: int, label: str) -> Iterat
 
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate_hz)
     context = stream.codec_context
+    if context is None:  # a format tag no decoder knows (an odd wav): FFmpeg opens the file but cannot decode it
+        raise MediaError(f"{label}: its audio codec is not supported (no decoder for it)")
     # Already 16-bit or float mono at the wanted rate (the usual wav): numpy converts it at half the resampler's cost
     direct_scale = {"s16": 1 / 32768.0, "flt": 1.0}.get(getattr(context.format, "name", ""))
     if not (direct_scale and context.sample_rate == sample_rate_hz and context.layout.nb_channels == 1):

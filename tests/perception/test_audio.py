@@ -190,3 +190,17 @@ def test_array_input_int16_stereo_48k():
 def test_array_input_with_nan_is_refused():
     with pytest.raises(MediaError, match="NaN"):
         audio_from_array(np.array([0.0, np.nan, 0.1], dtype=np.float32), 16000, label="mic chunk")
+
+
+def test_a_wav_with_a_codec_no_decoder_knows_is_named(tmp_path):
+    import struct
+
+    from perception.audio import load_audio
+
+    body = np.zeros(1600, "<i2").tobytes()
+    path = tmp_path / "odd_codec.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", 36 + len(body)) + b"WAVEfmt "
+                     + struct.pack("<IHHIIHH", 16, 0x3A3A, 1, 16000, 32000, 2, 16) + b"data"
+                     + struct.pack("<I", len(body)) + body)
+    with pytest.raises(MediaError, match="odd_codec.wav: its audio codec is not supported"):
+        load_audio(path)
