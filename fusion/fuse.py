@@ -41,6 +41,12 @@ MIN_RELIABILITY = 0.05
 # How much a masking reading still counts when words and face/voice clash (see fusion/incongruence.py). A design
 # choice, not fitted: no dev set labels masked feelings.
 MASKING_DISCOUNT = 0.3
+# Words that read neutral ("Kids are talking by the door") say nothing about how the person feels: the emotion may
+# be all in the voice or the face. So when another modality is present, the words' say on every label shrinks by
+# their own neutral probability: neutral words neither pull the state to neutral nor mix in the little they put on
+# surprise or joy, while emotional words ("I'm furious") keep their full say. A neutral face or voice, by contrast,
+# is itself an expression and keeps its say.
+NEUTRAL_ABSTAINS: frozenset[str] = frozenset({"text"})
 # Cap on readings buffered per modality (face at 5 fps for 5 x 1.5 s needs ~40).
 MAX_READINGS_PER_MODALITY = 64
 
@@ -241,8 +247,13 @@ def fuse(
     trust = {m: v.confidence * (MASKING_DISCOUNT if m in masking else 1.0) for m, v in active.items()}
 
     mass = {m: {} for m in active}  # a_m(c) * p_m(c): what each modality puts into label c
+    def abstain(m: str, label: str) -> float:
+        if m in NEUTRAL_ABSTAINS and len(active) > 1:
+            return 1.0 - probs_of[m]["neutral"]
+        return 1.0
+
     for label in LABELS:
-        support = {m: trust[m] * reliability[m].per_class[label] for m in active}
+        support = {m: trust[m] * reliability[m].per_class[label] * abstain(m, label) for m in active}
         total_support = sum(support.values())
         for m in active:
             mass[m][label] = support[m] / total_support * probs_of[m][label]

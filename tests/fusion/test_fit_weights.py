@@ -83,7 +83,7 @@ def test_a_modality_with_no_model_yet_gets_the_documented_default(tmp_path, monk
     assert entry["per_class_reliability"]["joy"] == 0.9 and entry["per_class_reliability"]["fear"] == 0.2
 
 
-def test_neutral_words_factor_discounts_words_that_carry_no_emotion():
+def test_words_that_carry_no_emotion_leave_the_voice_its_say():
     from perception.cues import ProsodyCues, TextEmotion, valence_arousal_from_probs
 
     from fusion.fit_weights import PairedCues, fit_neutral_words_factor
@@ -105,8 +105,11 @@ def test_neutral_words_factor_discounts_words_that_carry_no_emotion():
     document = {"format": WEIGHTS_FORMAT, "modalities": {
         m: fit_weights.default_entry("test") for m in ("text", "voice")}}
     factor, report = fit_neutral_words_factor(pairs, document)
-    assert factor < 1.0
-    assert report["fused_factor_chosen_leave_one_actor_out"]["macro_f1"] > report["fused_factor_1"]["macro_f1"]
+    # fusion lets neutral words abstain, so even undiscounted they cost the voice nothing here; the fitted factor
+    # can only keep that (ties go to the smaller change)
+    assert report["fused_factor_1"]["macro_f1"] >= report["voice_alone"]["macro_f1"] - 1e-9
+    assert report["fused_factor_chosen_leave_one_actor_out"]["macro_f1"] >= report["fused_factor_1"]["macro_f1"]
+    assert 0.0 < factor <= 1.0
     assert report["words_alone"]["accuracy"] < report["voice_alone"]["accuracy"]
     assert set(report["fused_factor_chosen_leave_one_actor_out"]["chosen_per_held_out_actor"]) == {"a", "b", "c"}
 

@@ -77,14 +77,14 @@ def test_weights_and_probabilities_each_sum_to_one():
 
 
 def test_per_class_reliability_decides_a_disagreement():
-    # Face says joy, words say neutral, equally sure. Whoever is reliable on those classes wins.
-    cues = views(text_cue("neutral", confidence=0.8), face_cue("joy", confidence=0.8))
-    face_knows_joy = FusionWeights({"face": reliability({"joy": 0.9, "neutral": 0.3}),
-                                    "text": reliability({"joy": 0.2, "neutral": 0.7})})
-    text_knows_all = FusionWeights({"face": reliability({"joy": 0.2, "neutral": 0.2}),
-                                    "text": reliability({"joy": 0.9, "neutral": 0.9})})
+    # Face says joy, voice says sadness, equally sure. Whoever is reliable on those classes wins.
+    cues = views(voice_cue("sadness", confidence=0.8), face_cue("joy", confidence=0.8))
+    face_knows_joy = FusionWeights({"face": reliability({"joy": 0.9, "sadness": 0.3}),
+                                    "voice": reliability({"joy": 0.2, "sadness": 0.4})})
+    voice_knows_all = FusionWeights({"face": reliability({"joy": 0.2, "sadness": 0.2}),
+                                     "voice": reliability({"joy": 0.9, "sadness": 0.9})})
     assert fuse(cues, face_knows_joy).label == "joy"
-    assert fuse(cues, text_knows_all).label == "neutral"
+    assert fuse(cues, voice_knows_all).label == "sadness"
 
 
 def test_switching_a_modality_off_ignores_it_and_lowers_confidence():
@@ -199,3 +199,22 @@ def test_purge_forgets_without_switching_off():
     assert [v.modality for v in tracker.state(4.0).contributions] == ["text"]
     tracker.reset()
     assert tracker.state(4.0).confidence == 0.0
+
+
+def test_neutral_words_leave_an_emotional_voice_its_say():
+    """'Kids are talking by the door' said in anger: the words read neutral with a little surprise; the state
+    follows the voice, and the words' stray surprise is not mixed in as if it were a reading."""
+    from fusion.fuse import FusionWeights, fuse
+    from fusion.state import ModalityView
+
+    words = {"anger": 0.02, "disgust": 0.01, "fear": 0.02, "joy": 0.05, "neutral": 0.7, "sadness": 0.02,
+             "surprise": 0.18}
+    voice = {"anger": 0.32, "disgust": 0.12, "fear": 0.1, "joy": 0.1, "neutral": 0.14, "sadness": 0.07,
+             "surprise": 0.15}
+    views = [ModalityView("text", words, 0.0, 0.0, 0.4, 0.0, 1.0),
+             ModalityView("voice", voice, -0.4, 0.6, 0.3, 0.0, 1.0)]
+    state = fuse(views)  # the committed weights: what runs live
+    assert state.label == "anger"
+    assert state.probs["surprise"] < 0.2 and state.probs["neutral"] < 0.3
+    alone = fuse(views[:1], FusionWeights(), enabled=("text",))
+    assert alone.label == "neutral"  # with nothing else to go on, neutral words do read neutral
