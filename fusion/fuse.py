@@ -247,7 +247,7 @@ def fuse(
     trust = {m: v.confidence * (MASKING_DISCOUNT if m in masking else 1.0) for m, v in active.items()}
 
     mass = {m: {} for m in active}  # a_m(c) * p_m(c): what each modality puts into label c
-    def abstain(m: str, label: str) -> float:
+    def abstain(m: str, label: str = "") -> float:
         if m in NEUTRAL_ABSTAINS and len(active) > 1:
             return 1.0 - probs_of[m]["neutral"]
         return 1.0
@@ -262,7 +262,7 @@ def fuse(
     share = {m: sum(mass[m].values()) / total_mass for m in active}
 
     def mixed(attribute: str) -> float:
-        support = {m: trust[m] * getattr(reliability[m], attribute) for m in active}
+        support = {m: trust[m] * getattr(reliability[m], attribute) * abstain(m) for m in active}
         return sum(support[m] * getattr(active[m], attribute) for m in active) / sum(support.values())
 
     # Evidence that contradicts itself is weaker evidence: the masking side's discount lowers the confidence too.
