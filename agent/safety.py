@@ -9,6 +9,10 @@ Decisions (kept here because tests pin them):
 - Third parties count ("my friend says she wants to die"): the message speaks to "you or someone with you".
 - Typos: words are corrected towards a small vocabulary (one edit for short words, two for long), and patterns allow
   doubled/missing letters ("kil myself", "suicde", "sucidal").
+- Other languages the ASR or the keyboard may pass through: the commonest Spanish, French and German phrasings
+  (accents are stripped first, so "más" and "mas", "schlägt" and "schlagt" match alike).
+- Sports and games are not abuse: "she beat me in the final" is ordinary; "she beat me" is not.
+Every figure about these choices comes from `python -m agent.evaluate_safety` on agent/data/safety_set.jsonl.
 The message names only numbers that are well established (911, 112, 999, 988, Samaritans 116 123) and always
 starts from "your local emergency number", since we do not know where the person is.
 """
@@ -16,6 +20,7 @@ starts from "your local emergency number", since we do not know where the person
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 CRISIS_FLAGS: tuple[str, ...] = ("suicide", "self_harm", "abuse", "medical_emergency")
@@ -25,35 +30,81 @@ NEAR_CRISIS_FLAG = "near_crisis"
 CRISIS_PATTERNS: dict[str, tuple[str, ...]] = {
     "suicide": (
         r"\bsuicid(e|al)\b",
-        r"\bkil+(ing|ed)? m[yi]self\b",
+        r"\bkil+(ing|ed)? m[yi] ?self\b",
+        r"\bkil+(ing|ed|s)? (him|her|them)sel(f|ves)\b",  # third parties count
         r"\bkms\b",
-        r"\bend(ing)? my (own )?life\b",
-        r"\bend(ing)? it all\b",
+        r"\bend(ing)? my (own )?l(ife|fie|ief)\b",
+        r"\bend(ing)? (it all|everything)\b",
         r"\btak(e|ing) my (own )?life\b",
-        r"\b(want|wants|wanted|wanna|wish|wishes|going|ready|plan(ning)?) (to )?die\b",
+        r"\b(want|wants|wanted|wanna|wana|wnat|wish|wishes|going|gonna|gona|ready|plan(ning)?) (to )?die\b"
+        r"(?! (of|from) (embarrassment|shame|boredom|laughter|laughing|cringe|the heat)\b)",  # hyperbole
         r"\bwish i (was|were) dead\b",
         r"\bwish i (had )?never (been born|existed)\b",
         r"\bbetter off dead\b",
         r"\bbetter off without me\b",
+        r"\b(better off|happier|easier) (if|when) (i|im) (just )?(was |were |am )?(gone|dead|died|disappeared|"
+        r"not here|not around)\b",
+        r"\b(end|ending) it (tonight|today|now|for good|once and for all)\b",
+        r"\bthe (night|day) i end it\b",
+        r"\b(jump|jumping|throw myself|throwing myself) (in front of|under) (a|the) (train|bus|car|truck|lorry)\b",
+        r"\b(stockpil|hoard)\w* (my |the )?(pills|tablets|meds|medication)\b",
+        r"\b(goodbye|suicide) (letters?|notes?)\b",
+        r"\b(and|to) never wake up\b",
+        r"\bhow many (pills|tablets)( it)? (would|will|does|do) (it )?(take|kill)\b",
+        r"\blethal dose\b",
+        r"\b(dont|do not|cant|cannot) see (any|the) point (in|of) (living|life|going on|being alive)\b",
         r"\b(dont|do not|no longer) want to (live|be alive|exist|be here|wake up)\b",
-        r"\bno (reason|point) (in |to )?(living|live|going on)\b",
+        r"\bno (reason|point) (in |to |of )?(living|live|going on|being alive)\b",
         r"\bhang m[yi]self\b",
-        r"\bjump off (a|the) (bridge|roof|building)\b",
-        r"\bnot (be )?around (much longer|anymore)\b.*\b(goodbye|bye)\b",
+        r"\bjump(ing)? off (a|the) (bridge|roof|building|cliff)\b",
+        r"\b(not|wont|will not) (be )?around (much longer|anymore|for long)\b.*\b(goodbye|bye)\b",
+        # Spanish, French, German
+        r"\b(quiero|quisiera|voy a) (morir(me)?|matarme|suicidarme)\b",
+        r"\bme (quiero|voy a) (matar|morir|suicidar)\b",
+        r"\bsuicid(arme|arse|io|er)\b",
+        r"\bno quiero (vivir|seguir viviendo)\b",
+        r"\bquitarme la vida\b",
+        r"\bje (veux|vais|voudrais) (mourir|me tuer|me suicider)\b",
+        r"\b(envie|besoin) de (mourir|me tuer|en finir)\b",
+        r"\bmettre fin a (mes jours|ma vie)\b",
+        r"\bnicht mehr leben\b",
+        r"\bmich (umbringen|toten)\b",
+        r"\b(selbstmord|suizid)\w*\b",
+        r"\b(will|mochte|mochte gerne) sterben\b",
     ),
     "self_harm": (
         r"\bself\s*-?\s*harm(ing|ed)?\b",
-        r"\b(cut|cutting|burn|burning|hurt|hurting|harm|harming|starve|starving|punish|punishing) m[yi]self\b",
-        r"\bcut (my )?(wrists?|arms?|legs?)\b",
+        r"\b(cut|cutting|burn|burning|hurt|hurting|harm|harming|starve|starving|punish|punishing) m[yi] ?self\b",
+        r"\b(burned|burnt|cut|hurt) m[yi] ?self (on purpose|deliberately|intentionally)\b",
+        r"\b(cut|cuts|cutting) (my )?(wrists?|arms?|legs?|thighs?)\b",
+        r"\b(slic|carv|scratch)\w* (into )?(my )?(skin|wrists?|arms?|legs?|thighs?)\b",
+        # Spanish, French, German
+        r"\bme (corto|estoy cortando|hago dano|lastimo)\b",
+        r"\bautolesion\w*\b",
+        r"\bje me (fais du mal|coupe|scarifie|blesse)\b",
+        r"\b(verletze|ritze|schneide) mich\b",
     ),
     "abuse": (
-        r"\b(hits|hit|beats|beat|chokes|choked|kicks|kicked|slaps|slapped|punches|punched) me\b",
+        r"\b(hits|hit|chokes|choked|kicks|kicked|slaps|slapped|punches|punched) me\b",
+        # "she beat me in the final" is a game, not abuse
+        r"\b(beats|beat) me\b(?! (at|to)\b)(?!(\W+\w+){0,3}\W+(race|game|match|final|chess|tennis|cards|round|"
+        r"contest|competition|election|argument)s?\b)",
+        r"\bforced (him|her|them)sel(f|ves) on me\b",
+        r"\bforced me to (have sex|do things)\b",
         r"\b(abusing|abuses|abused|molested|molesting|raped|rape|assaulted) (me|him|her)\b",
         r"\b(was|been|being|am|im) (sexually |physically |emotionally )?(abused|molested|raped|assaulted)\b",
         r"\bdomestic (violence|abuse)\b",
         r"\b(threatens|threatened|threatening) to (kill|hurt) me\b",
         r"\bafraid (he|she|they)(ll| will) (hurt|kill) me\b",
         r"\btouch(es|ed)? me (when|where|and) (i|it)\b",
+        r"\b(scared|afraid|terrified) (that )?(my )?(partner|husband|wife|boyfriend|girlfriend|dad|father|mom|mum|"
+        r"mother|stepfather|stepmother|he|she|they)( will|ll| is going to| is gonna) (hurt|kill|hit) me\b",
+        # Spanish, French, German
+        r"\bme (pega|golpea|maltrata|viola)\b",
+        r"\bje me fais (frapper|battre)\b",
+        r"\bme (frappe|bat|viole)\b",
+        r"\b(schlagt|misshandelt|vergewaltigt) mich\b",
+        r"\bhausliche gewalt\b",
     ),
     "medical_emergency": (
         r"\bchest (pain|hurts|is tight)\b",
@@ -62,6 +113,11 @@ CRISIS_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(having|had) a stroke\b",
         r"\boverdos(e|ed|ing)\b",
         r"\btook (too many|a lot of|a bottle of|all (my|the)) (pills|tablets|meds|medication)\b",
+        r"\b(took|swallowed|taken) (too many|a lot of|(a|an|the) (whole |entire )?(bottle|box|pack|packet|handful) of|"
+        r"all (of )?(my|the)) (pills|tablets|meds|medication|medicine|painkillers)\b",
+        r"\b(isnt|is not|wasnt|stopped|arent) breathing\b",
+        r"\b(swallowed|drank|drunk|ate|took) (some |a bottle of )?(bleach|poison|antifreeze|drain cleaner|"
+        r"rat poison|detergent|batteries|a battery)\b",
         r"\bbleeding (a lot|badly|heavily|wont stop)\b",
         r"\bwont stop bleeding\b",
         r"\b(unconscious|not breathing|wont wake up|having a seizure)\b",
@@ -160,7 +216,10 @@ def _correct_word(word: str) -> str:
 
 def normalise(text: str) -> str:
     """Lower case, apostrophes dropped ("don't" -> "dont"), other punctuation kept as clause breaks, typos fixed."""
-    lowered = text.lower().replace("\u2019", "'").replace("'", "")
+    # accents off ("más" -> "mas", "schlägt" -> "schlagt"), so other languages match on plain letters
+    folded = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    lowered = folded.lower().replace("\u2019", "'").replace("'", "")
     lowered = re.sub(r"([a-z])\1{2,}", r"\1\1", lowered)  # "soooo" -> "soo"
     words = re.findall(r"[a-z]+|[^a-z\s]", lowered)
     corrected = [_correct_word(w) if w.isalpha() else w for w in words]
