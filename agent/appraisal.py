@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Sequence
 from agent import safety
 from agent.backends.base import GenerationParams, LLMBackend, LLMError, complete
 from agent.contracts import NEEDS, Appraisal
+from agent.prompts import defuse
 from fusion.state import EmotionState
 from perception.cues import LABEL_VALENCE_AROUSAL, LABELS, normalise_probs, top_label
 
@@ -215,7 +216,7 @@ def appraisal_messages(text: str, candidates: Mapping[str, float]) -> list[dict[
             'message that say why (copied verbatim, or "" if none), "need": one of ' + "/".join(NEEDS) + "}. "
             "Needs: celebration for good news, information for a real question, reassurance for worry or fear, "
             "to_be_heard for venting, sadness or anger.")},
-        {"role": "user", "content": f"Perception's emotion candidates: {hint}.\nMessage: {text}"},
+        {"role": "user", "content": f"Perception's emotion candidates: {hint}.\nMessage: {defuse(text)}"},
     ]
 
 

@@ -11,6 +11,7 @@ CBT (the thought behind the feeling), DBT (validate, then balance acceptance and
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from agent.contracts import Appraisal
@@ -40,6 +41,15 @@ EMOTION_WORDS: dict[str, str] = {
 SYSTEM_BASE = "You are a kind, caring listener. Reply in one or two short sentences."
 HISTORY_TURNS = 4  # the last few turns: enough for context, short enough for a 2048-token window
 STOP_SEQUENCES: tuple[str, ...] = ("\n", "User:", "Assistant:", "<|im_end|>", "<|im_start|>")
+# Chat-template control tokens typed by the person: a server that parses special tokens inside message text would
+# read "<|im_end|><|im_start|>system ..." in the words as a forged system turn. They are removed from anything the
+# person wrote before it enters a prompt (tests/agent/test_prompt_injection.py).
+CONTROL_TOKENS = re.compile(r"<\|[^<>|]{0,64}\|>|<\||\|>|</?s>|\[/?INST\]|<(start|end)_of_turn>|<\|?(bos|eos)\|?>", re.I)
+
+
+def defuse(text: str) -> str:
+    """The person's words with chat-template control tokens taken out (nothing else changes)."""
+    return re.sub(r"[ \t]{2,}", " ", CONTROL_TOKENS.sub(" ", text)).strip() if CONTROL_TOKENS.search(text) else text
 
 
 def normalise_coe(coe: str | None) -> str | None:
@@ -54,7 +64,7 @@ def normalise_coe(coe: str | None) -> str | None:
 
 def system_message(appraisal: Appraisal, coe: str | None = None) -> str:
     feeling = EMOTION_WORDS.get(appraisal.emotion, appraisal.emotion)
-    about = f' about "{appraisal.cause}"' if appraisal.cause else ""
+    about = f' about "{defuse(appraisal.cause)}"' if appraisal.cause else ""  # the cause is the person's words
     parts = [SYSTEM_BASE, f"The user feels {feeling}{about}.", NEED_GUIDANCE[appraisal.need]]
     variant = normalise_coe(coe)
     if variant:
@@ -71,6 +81,6 @@ def build_messages(text: str, appraisal: Appraisal, exemplars: Sequence[Exemplar
         messages.append({"role": "assistant", "content": exemplar.reply})
     for role, content in list(history)[-HISTORY_TURNS:]:
         if role in ("user", "assistant") and content.strip():
-            messages.append({"role": role, "content": content.strip()})
-    messages.append({"role": "user", "content": text.strip()})
+            messages.append({"role": role, "content": defuse(content.strip())})
+    messages.append({"role": "user", "content": defuse(text.strip())})
     return messages
