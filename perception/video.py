@@ -35,13 +35,18 @@ def sample_frames(path: str | Path, fps: float = DEFAULT_FPS) -> Iterator[tuple[
     if not path.is_file():
         raise MediaError(f"{path}: no such file")
     try:
-        container = av.open(str(path))
+        container = av.open(str(path), metadata_errors="ignore")  # a tag that is not UTF-8 is not worth failing on
     except av.FFmpegError as err:
         raise MediaError(f"{path}: not a readable video ({err.strerror or type(err).__name__})") from None
+    except (OSError, ValueError) as err:
+        raise MediaError(f"{path}: cannot open ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+                         ) from None
     with container:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video stream")
         stream = container.streams.video[0]
+        if stream.codec_context is None:  # found by fuzzing: a stream whose codec FFmpeg cannot open
+            raise MediaError(f"{path}: no decoder for its video stream (corrupt or unsupported codec)")
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = 2
         step_s = 1.0 / fps
