@@ -20,6 +20,8 @@ import gradio as gr
 import numpy as np
 
 from perception.cues import LABELS, top_label
+from ui.recorder import SessionRecorder, run_metadata
+from ui.recorder import data_dir as sessions_data_dir
 from ui.session import LiveSession, SessionModels, load_models
 
 WEBCAM_STREAM_EVERY_S = 0.2  # ~5 frames/s from the browser: enough for expressions, light on 2 cores
@@ -27,6 +29,8 @@ MIC_STREAM_EVERY_S = 0.25  # audio chunk length; the end of speech is noticed th
 REFRESH_EVERY_S = 0.4  # how often the panel and chat are re-rendered from the session (skipped when unchanged)
 PLOT_EVERY_S = 2.0  # the timeline plot is the costly part of a refresh
 SESSION_IDLE_CLOSE_S = 3600.0
+MAX_UPLOAD_MB = 50  # any upload (photo or recording); Gradio refuses bigger ones before they are stored
+MAX_RECORDING_S = 300.0  # one uploaded recording is one turn: five minutes is plenty, and bounds the ASR's work
 
 NOTICE = """**You decide what the agent may use. Everything is off until you turn it on.**
 - **camera**: webcam frames (and photos you upload) are read for facial expression, on this computer. Off: frames are
@@ -49,6 +53,7 @@ class DemoServer:
         self.models = models
         self.backend_url = backend_url
         self.counters_file = counters_file
+        self.data_dir = sessions_data_dir()  # where "store" records sessions ($EMPATHIC_DATA_DIR or the default)
         self.sessions: dict[str, LiveSession] = {}
         self._lock = threading.Lock()
         self._last_seen: dict[str, float] = {}
@@ -61,7 +66,8 @@ class DemoServer:
         with self._lock:
             session = self.sessions.get(key)
             if session is None:
-                session = LiveSession(self.models, background_turns=True, drop_frames_while_busy=True)
+                session = LiveSession(self.models, background_turns=True, drop_frames_while_busy=True,
+                                      on_store=SessionRecorder(self.data_dir, meta=run_metadata(self.models)))
                 self.sessions[key] = session
             self._last_seen[key] = time.monotonic()
             return session
@@ -84,6 +90,13 @@ class DemoServer:
             self._last_seen.pop(key, None)
         if session is not None:
             session.close()
+
+    def forget_stored(self, request: gr.Request | None) -> bool:
+        """"Forget this session": stop storing and delete what was stored of it; False when nothing was."""
+        session = self.session(request)
+        session.set_consent("store", False)
+        forget = getattr(session.on_store, "forget", None)
+        return bool(forget()) if callable(forget) else False
 
     def reports(self) -> dict[str, dict]:
         """Every session's counters and consent ledger (for the operator and the tests; no words, no readings)."""
@@ -237,6 +250,7 @@ def build_app(server: DemoServer) -> gr.Blocks:
             remote = gr.Checkbox(False, label="send cues to a remote LLM", elem_id="consent-remote",
                                  visible=models.backend_remote)
         status = gr.Markdown(server.status_line(), elem_id="status")
+        forget = gr.Button("Forget this session (delete what was stored)", size="sm", elem_id="forget-session")
         with gr.Row():
             with gr.Column(scale=1):
                 webcam = gr.Image(sources=["webcam"], streaming=True, label="camera", webcam_options=webcam_options,
@@ -281,6 +295,13 @@ def build_app(server: DemoServer) -> gr.Blocks:
         for box, name in ((camera, "camera"), (microphone, "microphone"), (store, "store"), (remote, "remote")):
             box.change(consent_handler(name), inputs=[box], outputs=[status], api_name=f"consent_{name}",
                        queue=False)
+
+        def forget_handler(request: gr.Request):
+            deleted = server.forget_stored(request)
+            gr.Info("Deleted what was stored of this session." if deleted else "Nothing of this session was stored.")
+            return False, server.status_line(server.session(request))
+
+        forget.click(forget_handler, inputs=None, outputs=[store, status], api_name="forget_session", queue=False)
 
         # --- streams -------------------------------------------------------------------------------------
         def on_frame(frame: np.ndarray | None, request: gr.Request) -> None:
@@ -369,6 +390,12 @@ def build_app(server: DemoServer) -> gr.Blocks:
         photo_send.click(photo_turn, inputs=[photo, photo_text], outputs=[chat, face_bars, photo_result],
                          api_name="photo_turn")
 
+        def raise_if_too_big(path: str) -> None:
+            size = os.path.getsize(path)
+            if size > MAX_UPLOAD_MB * 1024 * 1024:
+                raise gr.Error(f"{Path(path).name}: {size / 1024 / 1024:.0f} MB, over the {MAX_UPLOAD_MB} MB limit "
+                               "for an upload; please send a smaller file")
+
         def recording_turn(path: str | None, request: gr.Request):
             from perception.audio import load_audio
 
@@ -379,10 +406,15 @@ def build_app(server: DemoServer) -> gr.Blocks:
                 gr.Warning("turn on microphone consent to let the agent listen to the recording")
                 session.on_utterance(np.zeros(0, dtype=np.float32), 16000)  # counted as dropped
             else:
+                raise_if_too_big(path)
                 try:
-                    audio = load_audio(path, max_duration_s=300.0)
+                    audio = load_audio(path, max_duration_s=MAX_RECORDING_S)
                 except Exception as err:
-                    raise gr.Error(str(err).splitlines()[0]) from None
+                    message = str(err).splitlines()[0]
+                    if "limit" in message:  # said for a person, not for a programmer
+                        message = (f"{Path(path).name}: longer than {MAX_RECORDING_S:.0f} s, the limit for one "
+                                   "recording; please send a shorter clip")
+                    raise gr.Error(message) from None
                 session.on_utterance(audio, 16000)
             snapshot = session.snapshot()
             return snapshot["chat"], render_transcript(snapshot)
@@ -394,6 +426,15 @@ def build_app(server: DemoServer) -> gr.Blocks:
             return server.session(request).report()
 
         gr.api(session_report, api_name="session_report")
+
+        from ui.ablation_tab import build_ablation_tab  # the ablation of text-only against multimodal (issue 7)
+
+        build_ablation_tab()
+
+        from ui.replay_tab import build_replay_tab  # replay a stored session or any file (issue 6)
+
+        build_replay_tab(models, server.data_dir)
+
         def on_unload(request: gr.Request) -> None:  # the tab closed: its session and what it held go
             server.forget(request)
 
@@ -411,5 +452,5 @@ def launch(host: str = "127.0.0.1", port: int | None = 7860, share: bool = False
     app = build_app(server)
     app.queue(default_concurrency_limit=2)
     app.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=not block,
-               show_error=True)
+               show_error=True, max_file_size=f"{MAX_UPLOAD_MB}mb")
     return app, server

@@ -21,6 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "perceive": ("ui.perceive_command", "cues from an audio, image or video file, as JSON"),
     "bench": ("ui.bench", "speed and memory benchmarks, as JSON"),
     "demo": ("ui.demo_command", "the live web demo in the browser (webcam, microphone, text)"),
+    "replay": ("ui.replay_command", "a recorded session or any video/audio file through the live pipeline, to a report"),
+    "sessions": ("ui.sessions_command", "the sessions stored on this computer: list, or forget one"),
+    "ablate": ("ui.ablate_command", "text-only against multimodal on a labelled manifest: report.json/html"),
 }
 
 

@@ -22,6 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="speech-to-text engine")
     parser.add_argument("--counters-file", type=Path, default=None,
                         help="keep every session's counters and consent ledger in this JSON file")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="where sessions are stored when a person turns on 'store' (default: $EMPATHIC_DATA_DIR, "
+                             "else ~/.local/share/empathic/sessions)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from ui.app import launch
     from ui.session import load_models
 
+    if args.data_dir is not None:  # the app's DemoServer reads it from there, as `empathic sessions` does
+        import os
+
+        os.environ["EMPATHIC_DATA_DIR"] = str(args.data_dir)
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
     print(f"empathic demo: loading models, then serving on http://{args.host}:{args.port}", flush=True)

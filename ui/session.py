@@ -32,6 +32,7 @@ IDLE_KEEP_S = 1.0  # with no speech in the buffer, keep only this much (the onse
 UTTERANCE_PAD_S = 0.15  # around the speech VAD found, so ASR hears the first and last phoneme whole
 VAD_MIN_SILENCE_MS = 400  # pauses shorter than this stay inside one speech segment
 FACE_MIN_INTERVAL_S = 0.0  # 0: analyse every frame the CPU can keep up with; busy frames are dropped
+MAX_PROBLEMS = 50  # the newest kept: what the person sees is the last few
 MAX_EVENTS = 20000  # the in-memory timeline of one session (about an hour of face readings at 5/s)
 
 CONSENT_NAMES: tuple[str, ...] = ("camera", "microphone", "store", "remote")
@@ -147,7 +148,7 @@ class LiveSession:
         self.drop_frames_while_busy = drop_frames_while_busy
         self.face_min_interval_s = face_min_interval_s
         self.history_turns = history_turns
-        self.on_store = on_store  # called with every event only while "store" consent is on
+        self.on_store = on_store  # the recorder (ui/recorder.py): called with every event only while "store" is on
         self._clock = clock
         self._t0 = clock()
         self.counters: dict[str, int] = {
@@ -193,13 +194,28 @@ class LiveSession:
         with self._lock:
             self.events.append(event)
             self.version += 1
-        if self.on_store is not None and self.consent.allows("store"):
-            self.on_store(as_json(event))
+        self._store("event", as_json(event))
+
+    def _store(self, what: str, *args: Any, gate: bool = True) -> None:
+        """Hand the recorder (`on_store`) what it keeps, only while "store" consent is on: it is called with each
+        event, and, where it has them, `begin(ledger)`, `consent(change)`, `audio(samples_16k, t_s)`,
+        `frame(rgb, t_s)` and `end()` are called too. `gate=False` only for the change that turns storing off, so
+        the stored ledger shows where the recording ended."""
+        if self.on_store is None or (gate and not self.consent.allows("store")):
+            return
+        write = self.on_store if what == "event" else getattr(self.on_store, what, None)
+        if not callable(write):
+            return
+        try:
+            write(*args)
+        except Exception as err:  # a full disk must not end the conversation
+            self._problem(f"recording failed: {_one_line(err)}")
 
     def _problem(self, message: str) -> None:
         with self._lock:
             if message not in self.problems:
                 self.problems.append(message)
+                del self.problems[:-MAX_PROBLEMS]  # an hour of varied errors must not grow without bound
             self.version += 1
 
     # --- consent ---------------------------------------------------------------------------------------------
@@ -210,6 +226,14 @@ class LiveSession:
         changed = self.consent.set(name, granted, t_s)
         if not changed:
             return False
+        change = as_json(self.consent.ledger[-1])
+        if name == "store" and granted:
+            self._store("begin", as_json(self.consent.ledger))  # the ledger so far, this change included
+        elif name == "store":
+            self._store("consent", change, gate=False)
+            self._store("end", gate=False)
+        else:
+            self._store("consent", change)
         self._event("consent", t_s, name=name, granted=bool(granted))
         if not granted:
             self._purge(name)
@@ -268,6 +292,7 @@ class LiveSession:
             if not self.consent.allows("camera"):
                 self.counters["frames_dropped_no_consent"] += 1
                 return None
+        self._store("frame", frame, t_s)  # the recorder keeps a few frames a second of what the camera may show
         if self.models.new_face_analyzer is None:
             self._problem("face analysis unavailable: " + self.models.status.get("face", "not loaded"))
             return None
@@ -293,6 +318,9 @@ class LiveSession:
             return None
         finally:
             self._face_lock.release()
+        if _not_a_number(cues):  # a broken model: the face drops out of fusion for this frame, the stream goes on
+            self._problem("face reading was not a number (NaN): left out of fusion")
+            return None
         with self._lock:
             if not self.consent.allows("camera"):  # revoked during analysis: keep nothing
                 return None
@@ -336,6 +364,7 @@ class LiveSession:
             if self._audio_t0_s is None or not len(self._audio):
                 self._audio_t0_s = float(t_s)
             self._audio = np.concatenate([self._audio, chunk])
+        self._store("audio", chunk, float(t_s))
         return self._dispatch(self._cut_utterances(final=False), inline)
 
     def _to_16k(self, samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
@@ -468,6 +497,9 @@ class LiveSession:
                 problems.append(f"prosody failed: {_one_line(err)}")
         elif self.models.extract_prosody is None:
             problems.append("prosody unavailable")
+        if prosody is not None and _not_a_number(prosody):
+            problems.append("voice reading was not a number (NaN): left out of fusion")
+            prosody = None
         if prosody is not None:
             with self._lock:
                 self.last_prosody = prosody
@@ -511,12 +543,16 @@ class LiveSession:
                     problems.append(f"text emotion failed: {_one_line(err)}")
             else:
                 problems.append("text emotion unavailable")
+            if text_emotion is not None and _not_a_number(text_emotion):
+                problems.append("text reading was not a number (NaN): left out of fusion")
+                text_emotion = None
             if text_emotion is not None:
                 with self._lock:
                     self.last_text_emotion = text_emotion
                 self._add_cue("text", text_emotion, t_end_s)
                 self._event("text", t_end_s, label=top_label(text_emotion.probs), confidence=text_emotion.confidence,
-                            probs=text_emotion.probs, valence=text_emotion.valence, arousal=text_emotion.arousal)
+                            probs=text_emotion.probs, valence=text_emotion.valence, arousal=text_emotion.arousal,
+                            source=source, text=text)  # the words too: a typed turn has no transcript event
             with self._lock:
                 self.chat.append({"role": "user", "content": text})
                 self.partial_reply = ""
@@ -563,7 +599,9 @@ class LiveSession:
             if reply is not None:
                 self._event("reply", self.now_s(), text=reply.text, route=reply.route,
                             backend=reply.backend, model=reply.model, latency_s=reply.latency_s,
-                            appraisal=as_json(reply.appraisal))
+                            appraisal=as_json(reply.appraisal), status=list(reply.status))
+                # the LLM failed but the person got a template reply: the status line says what failed
+                problems += [s for s in reply.status if s.startswith(("LLM failed", "LLM appraisal failed"))]
             for message in problems:
                 self._problem(message)
             turn = Turn(source, text, t_start_s, t_end_s, transcript, text_emotion, prosody, state, reply,
@@ -658,6 +696,7 @@ class LiveSession:
 
     def close(self) -> None:
         self._closed = True
+        self._store("end", gate=False)  # the recorder closes its files (what it wrote stays until forgotten)
         if self._queue is not None:
             self._queue.put(None)
         with self._face_lock:
@@ -732,6 +771,16 @@ def _close(thing: Any) -> None:
             close()
         except Exception:
             pass
+
+
+def _not_a_number(cue: Any) -> bool:
+    """A reading with a NaN or infinity in it (a broken model): it must not reach fusion, the screen or the record."""
+    values = [getattr(cue, name, 0.0) for name in ("confidence", "valence", "arousal")]
+    values += list((getattr(cue, "probs", None) or {}).values())
+    try:
+        return not all(np.isfinite(float(v)) for v in values)
+    except (TypeError, ValueError):
+        return True
 
 
 def _one_line(err: BaseException) -> str:
@@ -809,10 +858,14 @@ def load_models(*, asr_engine: str = "faster-whisper", asr_model: str | None = N
         return "fusion"
 
     def responder() -> str:
-        from agent.backends import make_backend
+        from agent.backends import LLMError, make_backend
         from agent.responder import Responder
 
-        backend = make_backend(backend_kind, model=backend_model, url=backend_url, api_key=backend_api_key)
+        try:
+            backend = make_backend(backend_kind, model=backend_model, url=backend_url, api_key=backend_api_key)
+            llm_failed = ""
+        except LLMError as err:  # a missing or corrupt model file: the person still gets (template) replies
+            backend, llm_failed = None, _one_line(err)
         text_probs = None
         if models.text_emotion is not None:  # the appraisal reads the words with the same model the panel shows
             models.text_emotion = _RememberingTextEmotion(models.text_emotion)
@@ -825,6 +878,8 @@ def load_models(*, asr_engine: str = "faster-whisper", asr_model: str | None = N
         models.responder.retriever  # noqa: B018  (load the exemplar embeddings now, not during the first turn)
         models.backend_remote = bool(getattr(backend, "remote", False))
         models.backend_label = f"{getattr(backend, 'name', backend_kind)} {getattr(backend, 'model', '')}".strip()
+        if llm_failed:
+            return f"template replies only: LLM failed to load ({llm_failed})"
         return f"LLM {models.backend_label}" + (" (remote)" if models.backend_remote else " (on this machine)")
 
     for part, load in (("vad", vad), ("asr", asr), ("text", text), ("prosody", prosody), ("face", face),
