@@ -155,7 +155,7 @@ os.kill(os.getpid(), 9)
 """
 
 
-def test_a_crash_loses_at_most_about_the_last_second(tmp_path):
+def test_a_crash_loses_at_most_about_the_last_second(tmp_path, models):
     data = tmp_path / "data"
     done = subprocess.run([sys.executable, "-c", _CRASHING_WRITER.format(repo=str(REPO), data=str(data))],
                           capture_output=True, text=True, timeout=60)
@@ -176,6 +176,14 @@ def test_a_crash_loses_at_most_about_the_last_second(tmp_path):
     # and a crashed session replays like any other: it is listed, with what it has
     (listed,) = list_sessions(data)
     assert listed.session_id == "crashed" and "audio.wav" in listed.files and os.path.getsize(folder / "video.mp4")
+    from dataclasses import replace
+
+    from ui.replay import replay
+
+    result = replay(folder, tmp_path / "replayed", replace(models, responder=models.local_responder), progress=False)
+    replayed = [json.loads(line) for line in (tmp_path / "replayed" / "events.jsonl").read_text().splitlines()]
+    assert sum(e["kind"] == "face" for e in replayed) >= 5, result
+    assert (tmp_path / "replayed" / "report.html").exists()
 
 
 def test_the_apps_forget_button_deletes_the_stored_session(models, tmp_path):
