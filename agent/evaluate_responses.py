@@ -20,9 +20,11 @@ import json
 import os
 import platform
 import random
+import re
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from agent.contracts import Appraisal
@@ -87,7 +89,8 @@ def run_set(responder: Responder, turns: list[dict], name: str) -> tuple[dict, l
         reply = responder.respond(turn["text"], history=turn["history"], on_token=lambda p: attempts[-1].append(p),
                                   on_restart=lambda: attempts.append([]))
         first_raw = "".join(attempts[0]) if reply.route != "crisis" else ""
-        records.append({"set": name, "text": turn["text"], "gold_emotion": turn["emotion"], "gold_need": turn["need"],
+        said = " ".join([content for role, content in turn["history"] if role == "user"] + [turn["text"]])
+        records.append({"set": name, "text": turn["text"], "said": said, "gold_emotion": turn["emotion"], "gold_need": turn["need"],
                         "emotion": reply.appraisal.emotion, "need": reply.appraisal.need,
                         "cause": reply.appraisal.cause, "route": reply.route, "reply": reply.text,
                         "first_attempt": tidy_reply(first_raw), "first_attempt_raw": first_raw,
@@ -103,9 +106,12 @@ def summarise(records: list[dict]) -> dict:
     if n == 0:
         return {"n": len(records)}
     first_pass, valence_first, valence_final = 0, 0, 0
+    failures: Counter[str] = Counter()  # why first attempts fail the check, by kind ("too long", "cheer to distress")
     for r in generated:
         predicted = Appraisal(emotion=r["emotion"], intensity=0.5, cause=r["cause"], need=r["need"])
-        first_pass += not problems(r["first_attempt"], predicted, r["text"])
+        found = problems(r["first_attempt"], predicted, r.get("said", r["text"]))
+        first_pass += not found
+        failures.update({re.sub(r"\s*\(.*$|'.*$|\d+ ", "", problem).strip() for problem in found})
         gold = gold_appraisal(predicted, r["gold_emotion"], r["gold_need"])
         valence_first += valence_consistent(r["first_attempt"], gold)
         valence_final += valence_consistent(r["reply"], gold)
@@ -128,6 +134,7 @@ def summarise(records: list[dict]) -> dict:
         "loops_final": sum(has_loop(t) for t in finals),
         "loops_first_attempt_raw": sum(has_loop(r["first_attempt_raw"]) for r in generated),
         "latency_s_median": round(statistics.median(r["latency_s"] for r in generated), 2),
+        "first_attempt_failures_by_kind": dict(failures.most_common()),
     }
     firsts = [r["first_token_s"] for r in generated if r["first_token_s"] is not None]
     if firsts:

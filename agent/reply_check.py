@@ -53,13 +53,14 @@ LOSS_CUES = re.compile(r"\b(died|dead|death|passed|lost|loss|losing|funeral|gone
                        r"miss(ing)? (him|her|them|my)|grie\w*|broke up|divorce)", re.I)
 # To words that show no feeling, neither condolence nor big cheer: the reply must not invent the person's mood.
 OVERREACTION = re.compile(r"\b(congrat\w*|wonderful|amazing|fantastic|awesome|so proud|celebrat\w*)\b", re.I)
-# A small model slips into telling its own life ("it makes me appreciate what I already have", "my dog"): the agent
-# has none, and the person came to be heard, not to hear about it.
+# A small model slips into telling its own life ("it makes me appreciate what I already have", "like my new laptop",
+# "I'll see you in the store tomorrow"): the agent has no life, no things and no meetings, and the person came to be
+# heard, not to hear about it. Any "my <thing>" counts, bar the few set phrases of sympathy.
 SELF_STORY = re.compile(
     r"\b(makes? me (appreciate|think|remember|realize|realise|grateful|wonder)|my own|i (already )?have (a|an|my|"
     r"two|three|kids|children|pets?)\b|when i was (a|young|little|your age)|i remember (when|my)|i used to|"
-    r"my (son|daughter|kids?|children|wife|husband|partner|boyfriend|girlfriend|mom|mum|mother|dad|father|parents|"
-    r"brother|sister|family|friends?|dog|cat|pets?|job|boss|house|home|childhood))\b", re.I)
+    r"my (?!condolences|pleasure|best|sympathies|heart goes out)[a-z]+|(i'?ll|i will|we'?ll) see you|"
+    r"see you (tomorrow|soon|there|later|in|at)|(in|at) the (store|office|shop) (tomorrow|today))\b", re.I)
 # People the person never mentioned ("How about your son?" to someone who spoke of a dog): invented, and it shows.
 PEOPLE = ("son", "daughter", "kids", "children", "child", "wife", "husband", "partner", "boyfriend", "girlfriend",
           "mom", "mum", "mother", "dad", "father", "parents", "brother", "sister", "grandma", "grandmother",

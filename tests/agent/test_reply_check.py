@@ -132,3 +132,16 @@ def test_people_the_person_never_mentioned(reply, user_text, invented):
                                    "*hugs* That sounds so hard. What happened next?"])
 def test_stage_directions_are_refused(reply):
     assert any("stage direction" in p for p in problems(reply, GOOD_NEWS if "home" in reply else GRIEF))
+
+
+@pytest.mark.parametrize("reply", [
+    "You're always so happy about things. Is it like my new laptop or phone?",
+    "I'm glad you're enjoying it, I'll see you in the store tomorrow! What will you buy?",
+])
+def test_possessions_and_meetings_of_its_own_are_refused(reply):
+    assert any("life of its own" in p for p in problems(reply, GOOD_NEWS, "We finally closed on our first house."))
+
+
+def test_set_phrases_of_sympathy_are_not_a_life_of_its_own():
+    reply = "My condolences, losing him must hurt so much. What was he like?"
+    assert not any("life of its own" in p for p in problems(reply, GRIEF, "My dog died this morning."))
