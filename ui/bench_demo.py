@@ -26,14 +26,15 @@ import numpy as np
 CAMERA_FPS = 15.0  # frames offered, as a webcam would; the analysed rate shows whether the CPU keeps up
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """This process's resident memory now, MB (the benches that serve the app measure the app's own process)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -54,7 +55,7 @@ def run(quick: bool = False) -> dict[str, float]:
     missing = [f"{part}: {text}" for part, text in models.status.items() if text.startswith("unavailable")]
     if missing:
         raise RuntimeError("demo bench needs every model; " + "; ".join(missing))
-    app, server = launch(port=_free_port(), models=models, block=False)  # the app as it runs, for its memory
+    app, server = launch(port=free_port(), models=models, block=False)  # the app as it runs, for its memory
     with tempfile.TemporaryDirectory() as tmp:
         speech_rate_hz = 48000
         speech = load_audio(media.make_speech_wav(Path(tmp) / "speech.wav"), speech_rate_hz)
@@ -104,7 +105,7 @@ def run(quick: bool = False) -> dict[str, float]:
         "demo_speech_end_to_reply_s_median": round(statistics.median(waits), 3) if waits else float("nan"),
         "demo_reply_writing_s_median": round(statistics.median(writing), 3) if writing else float("nan"),
         "demo_turns_answered": float(len(waits)),
-        "demo_app_rss_mb": round(_rss_mb(), 1),
+        "demo_app_rss_mb": round(rss_mb(), 1),
     }
     session.close()
     app.close()

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 import statistics
 import sys
 import tempfile
@@ -24,6 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from ui.bench_demo import free_port, rss_mb
 
 SESSIONS = 5
 FRAME_FPS = 2.0  # frames offered in the long session (the live app analyses what the CPU allows, ~5/s)
@@ -34,27 +35,14 @@ TEXTS = ("I finally got the job I wanted!", "My grandmother passed away last nig
          "Guess what, we're having a baby!", "I failed my driving test again.")
 
 
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def five_sessions(models, turns_per_session: int) -> dict[str, float]:
     from gradio_client import Client
 
     from ui.app import launch
 
-    port = _free_port()
+    port = free_port()
     app, server = launch(host="127.0.0.1", port=port, models=models, block=False)
-    rss_before = _rss_mb()
+    rss_before = rss_mb()
     latencies: list[list[float]] = [[] for _ in range(SESSIONS)]
     failures: list[str] = []
 
@@ -77,7 +65,7 @@ def five_sessions(models, turns_per_session: int) -> dict[str, float]:
     for p in people:
         p.join()
     wall_s = time.perf_counter() - started
-    rss_after = _rss_mb()
+    rss_after = rss_mb()
     app.close()
     medians = [statistics.median(x) for x in latencies if x]
     replies = sum(len(x) for x in latencies)
@@ -126,7 +114,7 @@ def long_session(models, simulated_s: float) -> dict[str, float]:
     speech_chunks = [speech[i:i + step] for i in range(0, len(speech), step)]
     while clock.t < simulated_s:
         if clock.t >= next_sample:
-            samples.append((clock.t, _rss_mb()))
+            samples.append((clock.t, rss_mb()))
             next_sample += 60.0
         chunks = speech_chunks if clock.t >= next_speech else [silence]
         if clock.t >= next_speech:
@@ -138,7 +126,7 @@ def long_session(models, simulated_s: float) -> dict[str, float]:
                 session.on_frame(face, t_s=next_frame)
                 next_frame += 1.0 / FRAME_FPS
     session.end_audio()
-    samples.append((clock.t, _rss_mb()))
+    samples.append((clock.t, rss_mb()))
     wall_s = time.perf_counter() - started
     report = session.report()
     session.close()

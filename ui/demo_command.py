@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ui.respond_command import add_backend_options
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1",
@@ -13,11 +15,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--share", action="store_true",
                         help="also open a public gradio.live link (off unless asked: it routes the page through "
                              "Gradio's servers)")
-    parser.add_argument("--backend", default="llamacpp", choices=("llamacpp", "transformers", "openai"),
-                        help="LLM backend for replies (default: the embedded SmolLM2-135M via llama.cpp)")
-    parser.add_argument("--model", default=None, help="the backend's model: GGUF path, transformers name or served "
-                                                      "model name")
-    parser.add_argument("--url", default=None, help="base URL of an OpenAI-compatible server (backend openai)")
+    add_backend_options(parser)
     parser.add_argument("--asr", default="faster-whisper", choices=("faster-whisper", "openai-whisper"),
                         help="speech-to-text engine")
     parser.add_argument("--counters-file", type=Path, default=None,

@@ -7,17 +7,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ui.respond_command import add_backend_options
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="a session folder (see `empathic sessions list`) or a media file")
     parser.add_argument("--out", type=Path, required=True, help="folder for events.jsonl, report.html, summary.json")
-    parser.add_argument("--without", default="", help="modalities to switch off, comma-separated: text,voice,face (text and voice both "
-                             "off: nothing is heard, so there are no turns)")
-    parser.add_argument("--backend", default="llamacpp", choices=("llamacpp", "transformers", "openai"),
-                        help="LLM backend for replies (default: the embedded SmolLM2-135M via llama.cpp)")
-    parser.add_argument("--model", default=None, help="the backend's model: GGUF path, transformers name or served "
-                                                      "model name")
-    parser.add_argument("--url", default=None, help="base URL of an OpenAI-compatible server (backend openai)")
+    parser.add_argument("--without", default="",
+                        help="modalities to switch off, comma-separated: text,voice,face (text and voice both off: "
+                             "nothing is heard, so there are no turns)")
+    add_backend_options(parser)
     parser.add_argument("--asr", default="faster-whisper", choices=("faster-whisper", "openai-whisper"),
                         help="speech-to-text engine")
     parser.add_argument("--diff", action="store_true", help="compare with the session's recorded events.jsonl")

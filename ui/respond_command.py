@@ -9,12 +9,17 @@ COE_CHOICES = ("cbt", "dbt", "person-centred", "reality")
 EMOTION_CHOICES = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 
 
-def add_responder_options(parser: argparse.ArgumentParser) -> None:
-    """The options `respond` and `chat` share (argparse only: `empathic --help` must stay instant)."""
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """--backend, --model, --url: every command that writes replies (respond, chat, demo, replay) takes these."""
     parser.add_argument("--backend", choices=BACKEND_KINDS, default="llamacpp",
                         help="LLM backend (default: the embedded SmolLM2-135M through llama.cpp)")
     parser.add_argument("--model", default=None, help="GGUF path, transformers model name/folder, or served model")
     parser.add_argument("--url", default=None, help="base URL of an OpenAI-compatible server (with --backend openai)")
+
+
+def add_responder_options(parser: argparse.ArgumentParser) -> None:
+    """The options `respond` and `chat` share (argparse only: `empathic --help` must stay instant)."""
+    add_backend_options(parser)
     parser.add_argument("--coe", choices=COE_CHOICES, default=None, help="a Chain-of-Empathy variant for the prompt")
     parser.add_argument("--text-emotion", choices=("auto", "model", "lexicon"), default="auto",
                         help="how the emotion is read from text alone (default: perception's model if trained)")

@@ -38,3 +38,15 @@ def models():
     assert not missing, f"models failed to load: {missing}"
     yield loaded
     loaded.close()
+
+
+@pytest.fixture(scope="module")
+def served(models):
+    """The app on a free 127.0.0.1 port with the shared models: (url, server); stopped after the module."""
+    from app_helpers import free_port
+    from ui.app import launch
+
+    port = free_port()
+    app, server = launch(host="127.0.0.1", port=port, models=models, block=False)
+    yield f"http://127.0.0.1:{port}/", server
+    app.close()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 
 import pytest
+from app_helpers import chat_texts
 from gradio_client import Client, handle_file
 
 from perception.asr import word_error_rate
@@ -12,38 +12,11 @@ from perception.asr import word_error_rate
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def served(models):
-    from ui.app import launch
-
-    port = free_port()
-    app, server = launch(host="127.0.0.1", port=port, models=models, block=False)
-    yield f"http://127.0.0.1:{port}/", server
-    app.close()
-
-
-def texts(chat: list[dict]) -> list[tuple[str, str]]:
-    """(role, text) of each message as the client receives it (content is a list of parts)."""
-    out = []
-    for message in chat:
-        content = message["content"]
-        if isinstance(content, list):
-            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
-        out.append((message["role"], content))
-    return out
-
-
 def test_text_turn_gets_a_reply(served):
     url, server = served
     client = Client(url, verbose=False)
     chat, box = client.predict("My best friend is moving away next week.", api_name="/text_turn")
-    chat = texts(chat)
+    chat = chat_texts(chat)
     assert box == ""
     assert chat[0] == ("user", "My best friend is moving away next week.")
     assert chat[1][0] == "assistant" and chat[1][1].strip() and not chat[1][1].startswith("(no reply")
@@ -75,7 +48,7 @@ def test_photo_turn_reads_the_face_only_with_camera_consent(served, browser_medi
                                        api_name="/photo_turn")
     assert face["label"] == "joy"
     assert "Face:** joy" in words
-    assert texts(chat)[-1][0] == "assistant" and texts(chat)[-2] == ("user", "Look at my new haircut!")
+    assert chat_texts(chat)[-1][0] == "assistant" and chat_texts(chat)[-2] == ("user", "Look at my new haircut!")
     report = client.predict(api_name="/session_report")
     assert report["counters"]["frames_analyzed"] == 1 and report["face_label"] == "joy"
 
@@ -87,10 +60,10 @@ def test_recording_turn_transcribes_and_replies(served, browser_media):
     assert chat == [] and "nothing yet" in heard  # no microphone consent: not even transcribed
     client.predict(True, api_name="/consent_microphone")
     chat, heard = client.predict(handle_file(str(browser_media["wav"])), api_name="/recording_turn")
-    said = texts(chat)[0][1]
+    said = chat_texts(chat)[0][1]
     assert word_error_rate(browser_media["text"], said) <= 0.2
     assert said in heard
-    assert texts(chat)[1][0] == "assistant" and texts(chat)[1][1].strip()
+    assert chat_texts(chat)[1][0] == "assistant" and chat_texts(chat)[1][1].strip()
     report = client.predict(api_name="/session_report")
     assert report["counters"]["utterances"] == 1 and report["counters"]["audio_chunks_dropped_no_consent"] == 1
     assert [c["name"] for c in report["ledger"]] == ["microphone"]

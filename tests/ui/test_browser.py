@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -20,22 +19,6 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 WAIT_S = 90.0  # a turn is ~5 s of speech and ~3 s of work; the rest is headroom for a loaded 2-core machine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def served(models):
-    from ui.app import launch
-
-    port = free_port()
-    app, server = launch(host="127.0.0.1", port=port, models=models, block=False)
-    yield f"http://127.0.0.1:{port}/", server
-    app.close()
 
 
 @contextlib.contextmanager

@@ -3,10 +3,10 @@ words, emotion reading, conversation), nothing leaks between sessions, and every
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import pytest
+from app_helpers import chat_texts
 from gradio_client import Client
 
 from perception.cues import top_label
@@ -23,33 +23,6 @@ PEOPLE = [  # (what they say, the toggles they turn on)
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def texts(chat: list[dict]) -> list[tuple[str, str]]:
-    """(role, text) of each message as the client receives it (content may be a list of parts)."""
-    out = []
-    for message in chat:
-        content = message["content"]
-        if isinstance(content, list):
-            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
-        out.append((message["role"], content))
-    return out
-
-
-@pytest.fixture(scope="module")
-def served(models):
-    from ui.app import launch
-
-    port = free_port()
-    app, server = launch(host="127.0.0.1", port=port, models=models, block=False)
-    yield f"http://127.0.0.1:{port}/", server
-    app.close()
-
-
 def test_five_simultaneous_sessions_keep_their_own_state(served, models):
     url, server = served
     results: dict[int, dict] = {}
@@ -63,7 +36,7 @@ def test_five_simultaneous_sessions_keep_their_own_state(served, models):
             start.wait(timeout=60)  # all five at once
             for name in toggles:
                 client.predict(True, api_name=f"/consent_{name}")
-            chats = [texts(client.predict(line, api_name="/text_turn")[0]) for line in said]
+            chats = [chat_texts(client.predict(line, api_name="/text_turn")[0]) for line in said]
             results[i] = {"client": client, "hash": client.session_hash, "chats": chats,  # the tab stays open
                           "report": client.predict(api_name="/session_report")}
         except Exception as err:
