@@ -19,7 +19,7 @@ LEADING_FILLER = re.compile(r"^(wow|ew|ugh|oh|well|so|and|but|turns out|out of t
 # Word-level first -> second person; two-word forms first so "I am" becomes "you are", not "you am".
 PRONOUN_PAIRS: tuple[tuple[str, str], ...] = (
     (r"\bI am\b", "you are"), (r"\bI was\b", "you were"), (r"\bI'm\b", "you're"), (r"\bIm\b", "you're"),
-    (r"\bI've\b", "you've"), (r"\bI'll\b", "you'll"), (r"\bI'd\b", "you'd"), (r"\bI\b", "you"),
+    (r"\bI've\b", "you've"), (r"\bI'll\b", "you'll"), (r"\bI'd\b", "you'd"), (r"\bI\b(?!\.\w)", "you"),
     (r"\bmyself\b", "yourself"), (r"\bmy\b", "your"), (r"\bmine\b", "yours"), (r"\bme\b", "you"),
     (r"\bwe're\b", "you're"), (r"\bwe\b", "you"), (r"\bour\b", "your"), (r"\bus\b", "you"),
 )
@@ -69,7 +69,8 @@ def second_person(words: str) -> str:
         def hold(match: re.Match, replacement: str = replacement) -> str:
             placeholders.append(replacement)
             return f"\x00{len(placeholders) - 1}\x00"
-        turned = re.sub(pattern, hold, turned, flags=re.I if pattern != r"\bI\b" else 0)
+        # case-blind: typed and transcribed text often has a lower-case "i" ("i cheated"); not "i.e."
+        turned = re.sub(pattern, hold, turned, flags=re.I)
     turned = re.sub(r"\x00(\d+)\x00", lambda m: placeholders[int(m.group(1))], turned)
     turned = turned.strip().rstrip(" .!?;,")
     return turned[:1].lower() + turned[1:] if turned[:2] != "I " else turned

@@ -25,3 +25,10 @@ def test_cause_is_turned_to_the_second_person():
 def test_cause_appears_in_the_reply():
     appraisal = Appraisal(emotion="sadness", intensity=0.6, cause="my dog died yesterday", need="to_be_heard")
     assert "your dog died yesterday" in template_reply(appraisal)
+
+
+def test_a_lower_case_i_is_turned_too():
+    from agent.templates import second_person
+
+    assert second_person("he told my girlfriend i cheated on her") == "he told your girlfriend you cheated on her"
+    assert second_person("i.e. the one I said") == "i.e. the one you said"
