@@ -64,19 +64,18 @@ SELF_STORY = re.compile(
 # People the person never mentioned ("How about your son?" to someone who spoke of a dog): invented, and it shows.
 PEOPLE = ("son", "daughter", "kids", "children", "child", "wife", "husband", "partner", "boyfriend", "girlfriend",
           "mom", "mum", "mother", "dad", "father", "parents", "brother", "sister", "grandma", "grandmother",
-          "grandpa", "grandfather", "boss", "family", "baby", "teacher", "roommate")
+          "grandpa", "grandfather", "boss", "baby", "teacher", "roommate")  # not "family": everyone has one
 YOUR_PERSON = re.compile(r"\byour (" + "|".join(PEOPLE) + r")\b", re.I)
 RELATED_WORDS = {"kids": ("kid", "child", "children", "son", "daughter"),
                  "children": ("kid", "child", "son", "daughter"),
-                 "child": ("kid", "son", "daughter", "baby"), "parents": ("mom", "mum", "dad", "mother", "father"),
-                 "family": ("mom", "mum", "dad", "mother", "father", "son", "daughter", "wife", "husband", "brother",
-                            "sister", "kid", "parent"),
+                 "child": ("kid", "son", "daughter", "baby"), "baby": ("pregnant", "born", "newborn", "expecting"),
+                 "parents": ("mom", "mum", "dad", "mother", "father"),
                  "mom": ("mother", "mum", "mommy"), "mum": ("mother", "mom"), "mother": ("mom", "mum"),
                  "dad": ("father", "daddy"), "father": ("dad",), "grandma": ("grandmother", "nana"),
                  "grandmother": ("grandma", "nana"), "grandpa": ("grandfather",), "grandfather": ("grandpa",)}
 # Stage directions ("(laughs)", "*hugs*") are chat-forum habits of small models; in a reply they read as mockery.
-STAGE_DIRECTION = re.compile(r"\((laugh|smile|sigh|hug|nod|grin|chuckle|giggle|wink|cr(y|ies))\w*[^)]*\)|\*[^*\n]{1,30}\*",
-                             re.I)
+STAGE_DIRECTION = re.compile(
+    r"\((laugh|smile|sigh|hug|nod|grin|chuckle|giggle|wink|cr(y|ies))\w*[^)]*\)|\*[^*\n]{1,30}\*", re.I)
 ROLE_LEAK = re.compile(r"(<\|im_|\buser:|\bassistant:|\bsystem:|\[inst\])", re.I)
 SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
 

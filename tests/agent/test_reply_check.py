@@ -120,7 +120,9 @@ def test_a_life_of_its_own_is_refused():
     ("That sounds so lonely. How is your son taking it?", "My son and I lost our dog today.", False),
     ("How is your mom doing with all this?", "My mother has been in hospital all week.", False),
     ("How are the kids taking it?", "My kids cried all night.", False),
-    ("How is your family coping?", "My dad and I are not talking.", False),
+    ("How is your family coping?", "I was let go today.", False),  # everyone has a family: asking is no invention
+    ("How is the baby doing?", "We are expecting our first child!", False),
+    ("How is your baby doing?", "We are expecting our first child!", False),
     ("What did your boss say about it?", "I was let go today.", True),
 ])
 def test_people_the_person_never_mentioned(reply, user_text, invented):
