@@ -44,6 +44,7 @@ from typing import Callable
 
 import numpy as np
 
+from perception.assets import sha256_of
 from perception.cues import LABEL_VALENCE_AROUSAL, LABELS, valence_arousal_from_probs
 
 from fusion.fuse import DEFAULT_RELIABILITY, MIN_RELIABILITY, WEIGHTS_FORMAT, WEIGHTS_PATH, parse_weights
@@ -90,10 +91,6 @@ def _cached(name: str, key_parts: list[bytes], make: Callable[[], dict[str, np.n
     return arrays
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _file_bytes(*paths: Path) -> list[bytes]:
     return [p.read_bytes() for p in paths]
 
@@ -111,7 +108,7 @@ def text_predictions() -> DevPredictions:
 
         # The training script's cache of the dev embeddings (same encoder, same file) saves re-encoding 5k texts.
         encoder_sha = MODEL_FILES["minilm-l6-v2"].sha256
-        cache = train_text_emotion.cache_dir() / f"{split.name}-{file_sha256(dev_path)[:16]}-{encoder_sha[:16]}.npy"
+        cache = train_text_emotion.cache_dir() / f"{split.name}-{sha256_of(dev_path)[:16]}-{encoder_sha[:16]}.npy"
         head = text_emotion.EmotionHead.load(text_emotion.HEAD_PATH)
         if cache.exists() and head.embedding_sha256 == encoder_sha:
             probs = head.probs(np.load(cache), split.texts)[:, [head.labels.index(label) for label in LABELS]]
@@ -508,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
                   "the per-class figures are comparable only roughly; no dev set labels all three together",
         "modalities": modalities,
         # which trained models the figures describe: refit when any of these files changes
-        "models_sha256": {name: file_sha256(METRICS_DIR / name)[:16] for name in MODEL_FILES
+        "models_sha256": {name: sha256_of(METRICS_DIR / name)[:16] for name in MODEL_FILES
                           if (METRICS_DIR / name).exists()},
         "command": "python -m fusion.fit_weights" + ("" if not args.only else " --only " + " ".join(args.only)),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from perception.assets import sha256_of
 from perception.cues import LABELS
 from perception.text_emotion import EMBEDDING_MODEL_NAME, HEAD_PATH, EmotionHead, NgramScorer, SentenceEmbedder
 
@@ -58,10 +58,6 @@ def data_dir() -> Path:
 
 def cache_dir() -> Path:
     return Path(os.environ.get("EMPATHIC_EMBED_CACHE", "/tmp/empathic_text_emotion"))
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,7 @@ def read_split(path: Path) -> Split:
 
 
 def cached_embeddings(split: Split, embedder: SentenceEmbedder) -> np.ndarray:
-    key = f"{split.name}-{file_sha256(split.path)[:16]}-{embedder.weights_sha256[:16]}.npy"
+    key = f"{split.name}-{sha256_of(split.path)[:16]}-{embedder.weights_sha256[:16]}.npy"
     path = cache_dir() / key
     if path.exists():
         return np.load(path)
@@ -329,13 +325,13 @@ def main(argv: list[str] | None = None) -> int:
         "labels": list(LABELS),
         "data": "GoEmotions (Demszky et al. 2020, Apache-2.0), official Ekman mapping: goemotions/train_ekman.tsv "
                 "(+ train.tsv's 28 fine labels for the fine28 candidates), goemotions/dev_ekman.tsv",
-        "train": {"file": "goemotions/train_ekman.tsv", "sha256": file_sha256(train.path), "n": len(train.texts),
+        "train": {"file": "goemotions/train_ekman.tsv", "sha256": sha256_of(train.path), "n": len(train.texts),
                   "n_fit": int(len(fit_rows)), "n_tune": int(len(tune_rows)),
                   "multi_label_rows": int((train.targets.sum(axis=1) > 1).sum()),
                   "multi_label_handling": "kept; each row's weight split evenly over its labels (soft target)"},
         "split": "dev (goemotions/dev_ekman.tsv), scored once after every choice was made on a 15% tuning "
                  "split of train",
-        "dev_file_sha256": file_sha256(dev.path),
+        "dev_file_sha256": sha256_of(dev.path),
         "scoring": "top-1 label; accuracy = top label among the gold labels; per-class F1 over multi-label gold "
                    "indicators vs one-hot prediction; macro_f1 = mean over the 7 labels",
         "dev": scores(dev_probs, dev.targets),

