@@ -17,7 +17,7 @@ import functools
 import os
 import socket
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -72,17 +72,13 @@ class FasterWhisperEngine:
 
     def transcribe(self, audio: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ,
                    offset_s: float = 0.0) -> list[Transcript]:
-        samples = audio_from_array(audio, sample_rate_hz)
-        segments = speech_segments(samples)
-        if not segments:
-            return []
-        speech, to_audio_time = speech_only(samples, segments)
+        return transcribe_speech(self._recognise, audio, sample_rate_hz, offset_s)
+
+    def _recognise(self, speech: np.ndarray) -> list[RawWord]:
         pieces, _info = self._model.transcribe(speech, language=LANGUAGE, beam_size=self.beam_size,
                                                word_timestamps=True, vad_filter=False,
                                                condition_on_previous_text=False)
-        words = [Word(w.word.strip(), to_audio_time(w.start), to_audio_time(w.end), float(w.probability))
-                 for piece in pieces for w in (piece.words or []) if w.word.strip()]
-        return group_words(words, segments, LANGUAGE, offset_s)
+        return [(w.word, w.start, w.end, w.probability) for piece in pieces for w in (piece.words or [])]
 
 
 class OpenAIWhisperEngine:
@@ -105,18 +101,15 @@ class OpenAIWhisperEngine:
 
     def transcribe(self, audio: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ,
                    offset_s: float = 0.0) -> list[Transcript]:
-        samples = audio_from_array(audio, sample_rate_hz)
-        segments = speech_segments(samples)
-        if not segments:
-            return []
-        speech, to_audio_time = speech_only(samples, segments)
+        return transcribe_speech(self._recognise, audio, sample_rate_hz, offset_s)
+
+    def _recognise(self, speech: np.ndarray) -> list[RawWord]:
         # verbose=None: no printing; fp16 False: CPU; temperature fallback kept (whisper's defence against loops)
         result = self._model.transcribe(speech, language=LANGUAGE, word_timestamps=True, fp16=False,
                                         verbose=None, condition_on_previous_text=False,
                                         temperature=self.temperature, sample_len=self.max_tokens_per_window)
-        words = [Word(w["word"].strip(), to_audio_time(w["start"]), to_audio_time(w["end"]), float(w["probability"]))
-                 for piece in result["segments"] for w in piece.get("words", []) if w["word"].strip()]
-        return group_words(words, segments, LANGUAGE, offset_s)
+        return [(w["word"], w["start"], w["end"], w["probability"])
+                for piece in result["segments"] for w in piece.get("words", [])]
 
 
 def load_openai_whisper(model: str, download_root: str | os.PathLike | None = None):
@@ -199,6 +192,24 @@ def transcribe_file(path: str | os.PathLike, engine: AsrEngine | None = None,
     if len(carry):
         transcripts.extend(engine.transcribe(carry, offset_s=carry_start_s))
     return transcripts
+
+
+# (text, start_s, end_s, probability) as an engine reports a word, times in the joined speech it was given
+RawWord = tuple[str, float, float, float]
+
+
+def transcribe_speech(recognise: Callable[[np.ndarray], list[RawWord]], audio: np.ndarray, sample_rate_hz: int,
+                      offset_s: float) -> list[Transcript]:
+    """What every engine does around its recogniser: voice activity finds the utterances, `recognise` hears them
+    joined (speech_only), and its words are put back on the audio's clock and grouped per utterance."""
+    samples = audio_from_array(audio, sample_rate_hz)
+    segments = speech_segments(samples)
+    if not segments:
+        return []
+    speech, to_audio_time = speech_only(samples, segments)
+    words = [Word(text.strip(), to_audio_time(start), to_audio_time(end), float(probability))
+             for text, start, end, probability in recognise(speech) if text.strip()]
+    return group_words(words, segments, LANGUAGE, offset_s)
 
 
 def speech_only(samples: np.ndarray, segments: Sequence[SpeechSegment]):
