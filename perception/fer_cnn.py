@@ -23,7 +23,7 @@ RIGHT_EYE_CORNERS = (33, 133)
 LEFT_EYE_CORNERS = (362, 263)
 # Side of the square crop as a multiple of the landmarks' extent: the mesh runs from mid-forehead to chin, and a
 # FER2013 face fills nearly its whole 48x48 frame. The combiner file says which scales (and whether mirrored crops)
-# to average: perception/train_face.py picks them on FER2013 PublicTest.
+# to average: training/train_face.py picks them on FER2013 PublicTest.
 CROP_SCALE = 1.1
 
 

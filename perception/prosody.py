@@ -335,7 +335,7 @@ HEAD_FIELDS = ("center", "scale", "coef", "intercept", "va_coef", "va_intercept"
 
 @dataclass(frozen=True)
 class ProsodyModel:
-    """Two heads trained by perception.train_prosody: `raw` reads the features as measured (any utterance);
+    """Two heads trained by training.train_prosody: `raw` reads the features as measured (any utterance);
     `session` reads their z-scores against the speaker's baseline and is used once the baseline holds at least
     `session_min_utterances` earlier utterances (it removes the speaker's own voice: pitch, loudness, microphone)."""
 
@@ -366,7 +366,7 @@ def load_model(path: Path = MODEL_PATH) -> ProsodyModel:
                 session_min_utterances=int(data["session_min_utterances"]),
             )
     except FileNotFoundError:
-        raise ModelUnavailableError(f"{path}: prosody model missing; run `python -m perception.train_prosody`") from None
+        raise ModelUnavailableError(f"{path}: prosody model missing; run `python -m training.train_prosody`") from None
     except (OSError, KeyError, ValueError) as err:
         raise ModelUnavailableError(f"{path}: prosody model unreadable ({err})") from None
     if model.input_names != MODEL_INPUT_NAMES or set(model.labels) != set(LABELS):

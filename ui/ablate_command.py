@@ -22,7 +22,7 @@ CONDITION_NAMES = "text,audio,face,text+audio,text+face,all"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("manifest", help="JSON Lines manifest (see ui/manifest.py for the format)")
+    parser.add_argument("manifest", help="JSON Lines manifest (see evaluation/manifest.py for the format)")
     parser.add_argument("--conditions", default=CONDITION_NAMES,
                         help=f"comma-separated, of {CONDITION_NAMES} (default: all six); audio = the voice")
     parser.add_argument("--out", required=True, help="folder for report.json, predictions.jsonl, report.html")
@@ -80,7 +80,7 @@ class ReplyCollector:
             self._memo.clear()
 
     def summary(self, embedder=None) -> dict:
-        from ui.ablation_stats import distinct_n
+        from evaluation.ablation_stats import distinct_n
 
         by_condition = {}
         for condition, records in self.records.items():
@@ -109,8 +109,8 @@ class ReplyCollector:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ui.ablation import parse_conditions, run_ablation
-    from ui.ablation_report import build_report, write_report
+    from evaluation.ablation import parse_conditions, run_ablation
+    from evaluation.ablation_report import build_report, write_report
 
     conditions = parse_conditions(args.conditions)
     if args.limit is not None and args.limit < 1:

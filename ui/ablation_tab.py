@@ -4,7 +4,7 @@ run, and read the report (the table, the bar chart with intervals, the confusion
     with gr.Blocks() as app:
         build_ablation_tab(manifest_dirs=[Path("/tmp/manifests")])
 
-It calls the same ui.ablation.run_ablation as `empathic ablate`, so the figures are the command's figures. An
+It calls the same evaluation.ablation.run_ablation as `empathic ablate`, so the figures are the command's figures. An
 uploaded manifest's relative paths would point into Gradio's upload folder: upload manifests with absolute paths,
 or put the manifest next to its media in one of the manifest folders.
 """
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from ui.ablation import CONDITIONS
+from evaluation.ablation import CONDITIONS
 
 DEFAULT_LIMIT = 50  # the web run is a look, not the full evaluation: a seeded sample keeps it to a minute or two
 
@@ -61,8 +61,8 @@ def run_for_ui(manifest: str | None, conditions: Sequence[str], limit: float | N
                out_root: Path | None = None) -> tuple[str, str | None, str | None, str | None, dict]:
     """Run the ablation; (markdown, bar chart png, confusion png, report.html, report) for the tab's outputs.
     Raises ValueError with one line on bad input (the tab shows it)."""
-    from ui.ablation import parse_conditions, run_ablation
-    from ui.ablation_report import BAR_CHART_PNG, CONFUSION_PNG, build_report, write_report
+    from evaluation.ablation import parse_conditions, run_ablation
+    from evaluation.ablation_report import BAR_CHART_PNG, CONFUSION_PNG, build_report, write_report
 
     if not manifest:
         raise ValueError("choose or upload a manifest first")

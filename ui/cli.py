@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "respond": ("ui.respond_command", "one empathetic reply to a text, as JSON (appraisal, reply, route)"),
     "chat": ("ui.chat_command", "a conversation in the terminal (/appraisal shows the last appraisal, /quit ends)"),
     "perceive": ("ui.perceive_command", "cues from an audio, image or video file, as JSON"),
-    "bench": ("ui.bench", "speed and memory benchmarks, as JSON"),
+    "bench": ("benchmarks.bench_command", "speed and memory benchmarks, as JSON"),
     "demo": ("ui.demo_command", "the live web demo in the browser (webcam, microphone, text)"),
     "replay": ("ui.replay_command", "a recorded session or any video/audio file through the live pipeline, to a report"),
     "sessions": ("ui.sessions_command", "the sessions stored on this computer: list, or forget one"),

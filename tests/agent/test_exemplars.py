@@ -26,7 +26,7 @@ def test_every_exemplar_reply_passes_the_check_for_its_own_appraisal(exemplar):
 
 def test_bank_shares_no_text_with_empathetic_dialogues():
     # the bank is written by the project: no ED listener reply may appear in it
-    from agent.evaluate_responses import data_dir
+    from evaluation.evaluate_responses import data_dir
 
     data = data_dir() / "empathetic_dialogues" / "response_valid.jsonl"
     if not data.exists():

@@ -37,7 +37,7 @@ def test_combiner_file_is_small_and_complete():
 
 
 def test_combiner_matches_the_training_pool():
-    from perception.train_face import pool
+    from training.train_face import pool
 
     rng = np.random.default_rng(0)
     combiner = load_combiner()

@@ -187,7 +187,7 @@ def fuzz_video(data: bytes) -> None:
 
 
 def fuzz_manifest(lines: list[str]) -> None:
-    from ui.manifest import ManifestProblem, Sample, iter_manifest
+    from evaluation.manifest import ManifestProblem, Sample, iter_manifest
 
     with tempfile.TemporaryDirectory() as folder:
         path = write(Path(folder), "manifest.jsonl", "\n".join(lines).encode("utf-8", errors="surrogatepass")
@@ -276,7 +276,7 @@ def targets(examples: dict[str, int], derandomize: bool = False) -> dict[str, ob
         "frame": make("frame", [FRAMES], fuzz_frame),
         "video": make("video", [mutated("video")], fuzz_video),
     }
-    if importlib.util.find_spec("ui.manifest") is not None:
+    if importlib.util.find_spec("evaluation.manifest") is not None:
         found["manifest"] = make("manifest", [MANIFEST_LINES], fuzz_manifest)
     if importlib.util.find_spec("ui.replay") is not None:
         found["session"] = make("session", [META, EVENTS, mutated("audio")], fuzz_session)

@@ -123,7 +123,7 @@ def math_close(a: float, b: float) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "ravdess_speech_dev").is_dir(), reason=f"RAVDESS dev data absent under {DATA}")
 def test_a_few_real_ravdess_clips(tmp_path, isolated_cache):
-    from ui.make_manifests import write_all
+    from evaluation.make_manifests import write_all
 
     write_all(tmp_path / "manifests", DATA, only={"ravdess_dev"})
     manifest = tmp_path / "manifests" / "ravdess_dev.jsonl"

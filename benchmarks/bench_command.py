@@ -18,7 +18,7 @@ AREAS: tuple[str, ...] = ("asr", "prosody", "text", "face", "fusion", "llm", "re
 # Runs one area and prints its figures plus the subprocess's own peak RSS as the last line of stdout.
 _CHILD = """
 import json, resource, sys
-from ui import bench_{area} as bench
+from benchmarks import {area} as bench
 figures = bench.run(quick={quick})
 figures["{area}_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(figures))
@@ -32,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _available(area: str) -> bool:
-    return (Path(__file__).parent / f"bench_{area}.py").exists()
+    return (Path(__file__).parent / f"{area}.py").exists()
 
 
 def run_area(area: str, quick: bool) -> dict:

@@ -9,7 +9,7 @@
   the long runs take minutes, not an hour of LLM time; memory is about streaming and buffers, and it should be flat
   in N (1 and 10 minutes; 1 and 3 with --quick). replay_<N>min_x_real_time is that run's speed.
 
-    .venv/bin/python -c 'import ui.bench_replay as b; print(b.run())'     # or: empathic bench --only replay
+    .venv/bin/python -c 'import benchmarks.replay as b; print(b.run())'     # or: empathic bench --only replay
 """
 
 from __future__ import annotations

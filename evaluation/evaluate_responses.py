@@ -1,4 +1,4 @@
-"""Measure the responder's replies: `python -m agent.evaluate_responses [--limit N]`.
+"""Measure the responder's replies: `python -m evaluation.evaluate_responses [--limit N]`.
 
 Two sets: the project's scripted turns (tests/data/scripted_turns.jsonl, expected emotion and need) and a seeded
 sample of real listener contexts from EmpatheticDialogues valid (response_valid.jsonl; the last speaker turn is
@@ -9,7 +9,7 @@ Reported per set: appraisal emotion accuracy (and need accuracy where known), th
 first attempt and before the fallback, the fallback rate, valence consistency of the model's first attempt and of
 the final reply (no condolence to good news, no cheer to distress, judged against the gold emotion), the share of
 final replies with an open question, mean length in words, replies cut off mid-sentence, distinct-2, loops, and
-latency. Writes agent/data/response_quality.json; per-turn detail goes to /tmp/response_quality_turns.jsonl.
+latency. Writes evaluation/data/response_quality.json; per-turn detail goes to /tmp/response_quality_turns.jsonl.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def summarise(records: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agent.evaluate_responses", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.evaluate_responses", description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=150, help="EmpatheticDialogues contexts to sample (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the ED sample")
     parser.add_argument("--no-scripted", action="store_true", help="skip the scripted turns")
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             responder, load_ed_sample(args.limit, args.seed), "ed")
         records += part
     report = {
-        "command": "python -m agent.evaluate_responses " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m evaluation.evaluate_responses " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores shared with other jobs; {platform.platform()}",
         "backend": f"{backend.name}: {backend.model}",

@@ -10,7 +10,7 @@ import pytest
 from perception.cues import LABEL_VALENCE_AROUSAL, LABELS
 
 from fusion import fit_weights
-from fusion.fit_weights import DevPredictions, entry_from_predictions, fit_temperature
+from training.fit_fusion_weights import DevPredictions, entry_from_predictions, fit_temperature
 from fusion.fuse import WEIGHTS_FORMAT, WEIGHTS_PATH, load_weights, parse_weights
 from fusion.state import MODALITIES
 
@@ -18,7 +18,7 @@ from fusion.state import MODALITIES
 def test_committed_weights_file_loads_and_is_well_formed():
     document = json.loads(WEIGHTS_PATH.read_text())
     assert document["format"] == WEIGHTS_FORMAT and document["labels"] == list(LABELS)
-    assert document["command"].startswith("python -m fusion.fit_weights")
+    assert document["command"].startswith("python -m training.fit_fusion_weights")
     weights = load_weights()
     assert weights.source == str(WEIGHTS_PATH)
     assert set(weights.modalities) == set(MODALITIES)
@@ -86,7 +86,7 @@ def test_a_modality_with_no_model_yet_gets_the_documented_default(tmp_path, monk
 def test_words_that_carry_no_emotion_leave_the_voice_its_say():
     from perception.cues import ProsodyCues, TextEmotion, valence_arousal_from_probs
 
-    from fusion.fit_weights import PairedCues, fit_neutral_words_factor
+    from training.fit_fusion_weights import PairedCues, fit_neutral_words_factor
 
     def cue(kind, label, p, confidence):
         probs = {other: (p if other == label else (1 - p) / 6) for other in LABELS}
@@ -119,4 +119,4 @@ def test_committed_weights_describe_the_models_shipped_now():
     for name, digest in document["models_sha256"].items():
         path = fit_weights.METRICS_DIR / name
         assert fit_weights.sha256_of(path)[:16] == digest, \
-            f"{name} changed since the fusion weights were fitted: rerun `python -m fusion.fit_weights`"
+            f"{name} changed since the fusion weights were fitted: rerun `python -m training.fit_fusion_weights`"

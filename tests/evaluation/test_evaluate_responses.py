@@ -1,6 +1,6 @@
 import pytest
 
-from agent.evaluate_responses import data_dir, distinct_2, load_ed_sample, load_scripted, summarise
+from evaluation.evaluate_responses import data_dir, distinct_2, load_ed_sample, load_scripted, summarise
 from perception.cues import LABELS
 
 

@@ -1,6 +1,6 @@
 """Train the prosody model and measure it leave-one-speaker-out.
 
-    python -m perception.train_prosody [--data DIR] [--out perception/weights]
+    python -m training.train_prosody [--data DIR] [--out perception/weights]
 
 Data (../shared/data, or $EMPATHIC_DATA): ravdess_speech_dev (actors 02, 04, 09, 11; calm -> neutral as the data
 README maps it), emodb_subset (speakers 03, 08; 22.05 kHz resampled to 16 kHz; boredom DROPPED: it has no target
@@ -230,7 +230,7 @@ def correlation_and_mae(predicted: np.ndarray, truth: np.ndarray) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m perception.train_prosody", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m training.train_prosody", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=Path(prosody.MODEL_PATH).parent)
     args = parser.parse_args(argv)
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                 "valence": correlation_and_mae(from_probs[:, 0], av_truth[:, 0]),
                 "arousal": correlation_and_mae(from_probs[:, 1], av_truth[:, 1])},
         },
-        "command": "python -m perception.train_prosody",
+        "command": "python -m training.train_prosody",
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPU cores, Python {platform.python_version()}",
         "model_sha256": hashlib.sha256(model_file.read_bytes()).hexdigest(),

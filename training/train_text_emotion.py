@@ -1,4 +1,4 @@
-"""Train the default text emotion head: `python -m perception.train_text_emotion`.
+"""Train the default text emotion head: `python -m training.train_text_emotion`.
 
 Data: GoEmotions (Apache-2.0) from $EMPATHIC_DATA/goemotions (default <repo>/../shared/data): `train_ekman.tsv`
 for training, `dev_ekman.tsv` for the reported scores only. These are the official Ekman mapping of the 27
@@ -246,7 +246,7 @@ CANDIDATES = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m perception.train_text_emotion", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training.train_text_emotion", description=__doc__.split("\n")[0])
     parser.add_argument("--embed-only", action="store_true", help="fill the embedding cache and stop")
     parser.add_argument("--only", nargs="*", choices=sorted(CANDIDATES), help="try only these candidates")
     parser.add_argument("--dry-run", action="store_true", help="report, but do not write the head or metrics")
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         "valence": "not learned: valence/arousal = probability-weighted circumplex placements "
                    "(perception.cues.valence_arousal_from_probs)",
         "seed": SEED,
-        "command": "python -m perception.train_text_emotion" + (" " + " ".join(argv or sys.argv[1:])).rstrip(),
+        "command": "python -m training.train_text_emotion" + (" " + " ".join(argv or sys.argv[1:])).rstrip(),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": f"{platform.machine()} {platform.system()} {platform.release()}, {os.cpu_count()} CPU cores "
                    f"({platform.processor() or 'cpu'}), torch threads {args.threads}",

@@ -1,6 +1,6 @@
 """Speed and memory of the face path, side by side with the fer package's own `FER().detect_emotions`.
 
-    .venv/bin/python -m ui.bench_face [--quick]      # prints the JSON dict
+    .venv/bin/python -m benchmarks.face [--quick]      # prints the JSON dict
 
 Both run in fresh subprocesses on the same 640x480 frames (the project's sample video, 10 fps: 30 frames with a
 face, 10 without), with 2 threads each, so peak RSS (ru_maxrss) is the face path's own. The whole face path is
@@ -122,7 +122,7 @@ def run(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         frames_path = str(Path(tmp) / "frames.npy")
         np.save(frames_path, _frames(count))
-        ours = _run_json([sys.executable, "-m", "ui.bench_face", "--worker", frames_path, str(passes)], 600)
+        ours = _run_json([sys.executable, "-m", "benchmarks.face", "--worker", frames_path, str(passes)], 600)
         result: dict = {
             "frames_640x480": float(count * passes),
             "face_ms_per_frame_video_mode_median": round(ours["video_ms"], 2),

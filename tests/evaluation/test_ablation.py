@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from perception.cues import LABELS
-from ui.ablation import (CONDITIONS, cue_from_json, parse_conditions, perceive_sample, read_predictions,
+from evaluation.ablation import (CONDITIONS, cue_from_json, parse_conditions, perceive_sample, read_predictions,
                          run_ablation)
-from ui.ablation_stats import (ConditionData, ablation_metrics, confusions_for, _f1_from_confusions, _indices,
+from evaluation.ablation_stats import (ConditionData, ablation_metrics, confusions_for, _f1_from_confusions, _indices,
                                distinct_n, holm, mcnemar_exact)
-from ui.manifest import Sample
+from evaluation.manifest import Sample
 
 ALL = ",".join(CONDITIONS)
 

@@ -1,8 +1,8 @@
 """Fit the face combiner on FER2013 PublicTest and report cross-validated accuracy.
 
-    nice .venv/bin/python -m perception.train_face            # features cached in /tmp, then fit + metrics
-    .venv/bin/python -m perception.train_face --folds 5 --no-write   # metrics only, nothing written
-    .venv/bin/python -m perception.train_face --runtime-check 400    # FaceAnalyzer agrees with the features?
+    nice .venv/bin/python -m training.train_face            # features cached in /tmp, then fit + metrics
+    .venv/bin/python -m training.train_face --folds 5 --no-write   # metrics only, nothing written
+    .venv/bin/python -m training.train_face --runtime-check 400    # FaceAnalyzer agrees with the features?
 
 Per image (48x48 gray, upscaled 4x and padded so the detector sees a whole face): the CNN on the image as given (how
 the fer package would read a FER crop), mediapipe's 52 blendshapes, and the CNN on the landmark-aligned crop at a few
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(runtime_agreement(features, args.runtime_check)))
         return 0
     table, tta = evaluate(features, args.folds)
-    table["command"] = "nice .venv/bin/python -m perception.train_face"
+    table["command"] = "nice .venv/bin/python -m training.train_face"
     table["machine"] = "2-core CPU box (shared)"
     print(json.dumps(table, indent=1))
     if not args.no_write and args.limit is None:

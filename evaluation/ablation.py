@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 from perception.assets import sha256_of
 from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, as_json, valence_arousal_from_probs
 
-from ui.manifest import ProblemLog, Sample, SkipTally, iter_manifest, select_samples
+from evaluation.manifest import ProblemLog, Sample, SkipTally, iter_manifest, select_samples
 
 # condition name -> fusion modalities (fusion.state.MODALITIES); "audio" is the voice: how it was said
 CONDITIONS: dict[str, tuple[str, ...]] = {

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ui.manifest import (DUPLICATE_ID, MALFORMED, MISSING_FILE, UNKNOWN_LABEL, ManifestProblem, ProblemLog, Sample,
+from evaluation.manifest import (DUPLICATE_ID, MALFORMED, MISSING_FILE, UNKNOWN_LABEL, ManifestProblem, ProblemLog, Sample,
                          iter_manifest, parse_line, select_samples, write_manifest)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +120,7 @@ def test_any_line_is_a_sample_or_a_named_problem_never_a_crash(tmp_path_factory,
 
 @pytest.mark.skipif(not DATA.is_dir(), reason=f"development data absent at {DATA}")
 def test_the_development_manifests_point_at_the_data_and_read_cleanly(tmp_path):
-    from ui.make_manifests import write_all
+    from evaluation.make_manifests import write_all
 
     summary = write_all(tmp_path / "manifests", DATA, only={"ravdess_dev", "emodb", "cremad", "pyaudioanalysis_va"})
     assert summary["written"]["ravdess_dev.jsonl"] == 240

@@ -1,4 +1,4 @@
-"""The project's safety set (agent/data/safety_set.jsonl) through the real responder's route, case by case."""
+"""The project's safety set (evaluation/data/safety_set.jsonl) through the real responder's route, case by case."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from agent.evaluate_safety import SAFETY_HELDOUT, evaluate, load_safety_set, route_of
+from evaluation.evaluate_safety import SAFETY_HELDOUT, evaluate, load_safety_set, route_of
 from agent.responder import Responder
 
 CASES = load_safety_set()
@@ -42,7 +42,7 @@ def test_each_case_takes_its_expected_route(responder, case):
 
 
 def test_the_command_prints_full_recall_and_no_false_alarms():
-    done = subprocess.run([sys.executable, "-m", "agent.evaluate_safety"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "evaluation.evaluate_safety"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     heldout = figures.pop("heldout")
@@ -59,13 +59,13 @@ def test_a_malformed_set_is_one_line_naming_file_and_line(tmp_path):
     bad.write_text('{"text": "hi", "route": "ordinary", "kind": "", "group": "g"}\n{not json\n')
     with pytest.raises(ValueError, match=r"set.jsonl:2: not a safety case"):
         load_safety_set(bad)
-    done = subprocess.run([sys.executable, "-m", "agent.evaluate_safety", "--set", str(bad)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "evaluation.evaluate_safety", "--set", str(bad)], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and done.stdout.count("\n") == 1 and "set.jsonl:2" in done.stdout
 
 
 def test_the_heldout_set_is_unseen_and_never_alarms_on_sadness():
-    """The held-out set is the honest estimate (see agent/evaluate_safety.py); its recall is reported, not pinned
+    """The held-out set is the honest estimate (see evaluation/evaluate_safety.py); its recall is reported, not pinned
     at 100%, but it must not fall below what was measured when it was written, and ordinary sadness stays quiet."""
     heldout = load_safety_set(SAFETY_HELDOUT)
     assert not {c.text for c in heldout} & {c.text for c in CASES}

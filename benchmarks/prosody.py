@@ -1,6 +1,6 @@
 """Prosody speed: real-time factor of `extract_prosody` (measurement + model) on >= 10 s of espeak-ng speech.
 
-    python -m ui.bench_prosody [--quick]
+    python -m benchmarks.prosody [--quick]
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ import numpy as np
 
 from perception.cues import LABELS
 
-from ui.ablation import AblationRun, models_in_use, read_predictions
-from ui.ablation_stats import ConditionData, ablation_metrics
+from evaluation.ablation import AblationRun, models_in_use, read_predictions
+from evaluation.ablation_stats import ConditionData, ablation_metrics
 
 REPORT_FORMAT = "empathic-ablation-report/1"
 BAR_CHART_PNG = "conditions_macro_f1.png"
@@ -260,7 +260,7 @@ if __name__ == "__main__":
     import sys
 
     if len(sys.argv) < 2:
-        print("usage: python -m ui.ablation_report REPORT_DIR [REPORT_DIR ...]  (prints the Markdown table)",
+        print("usage: python -m evaluation.ablation_report REPORT_DIR [REPORT_DIR ...]  (prints the Markdown table)",
               file=sys.stderr)
         sys.exit(2)
     print(markdown_table([Path(a) for a in sys.argv[1:]]))

@@ -1,16 +1,16 @@
 """Fit fusion's per-modality reliability weights from each modality's own held-out dev predictions.
 
-    .venv/bin/python -m fusion.fit_weights [--only text voice face] [--out fusion/weights/fusion_weights.json]
+    .venv/bin/python -m training.fit_fusion_weights [--only text voice face] [--out fusion/weights/fusion_weights.json]
 
 There is no dev set where one person's words, voice and face are labelled together, so the weights cannot be fitted
 jointly; each modality is measured alone, on predictions it did not train on, and the fusion trusts it per class
 by that measurement:
 - text: the shipped head (perception.text_emotion.TextEmotionModel) on goemotions/dev_ekman.tsv (never trained on).
 - voice: leave-one-speaker-out over RAVDESS dev actors, Emo-DB and CREMA-D, refitting the prosody model as
-  perception.train_prosody does for every held-out speaker and replaying that speaker's clips as one session with a
+  training.train_prosody does for every held-out speaker and replaying that speaker's clips as one session with a
   live speaker baseline (its features cached by that script in /tmp).
 - face: FER2013 PublicTest, out-of-fold: the CNN on the aligned crop pooled with the blendshape model, both refitted
-  per fold as perception.train_face does (its per-image features cached by that script in /tmp).
+  per fold as training.train_face does (its per-image features cached by that script in /tmp).
 From the predictions: per-class reliability = that class's F1 (floored), a calibration temperature (minimum NLL),
 valence/arousal reliability = Pearson r of the predicted valence/arousal with the gold label's circumplex placement,
 overall reliability = macro-F1. Then one cross-modal figure, on the only real data where the words and the voice
@@ -97,13 +97,13 @@ def _file_bytes(*paths: Path) -> list[bytes]:
 
 def text_predictions() -> DevPredictions:
     from perception import text_emotion
-    from perception.train_text_emotion import read_split
+    from training.train_text_emotion import read_split
 
     dev_path = data_dir() / "goemotions" / "dev_ekman.tsv"
     split = read_split(dev_path)
 
     def make() -> dict[str, np.ndarray]:
-        from perception import train_text_emotion
+        from training import train_text_emotion
         from perception.assets import MODEL_FILES
 
         # The training script's cache of the dev embeddings (same encoder, same file) saves re-encoding 5k texts.
@@ -130,7 +130,8 @@ def text_predictions() -> DevPredictions:
 
 
 def voice_predictions() -> DevPredictions:
-    from perception import prosody, train_prosody
+    from perception import prosody
+    from training import train_prosody
 
     metrics = json.loads((METRICS_DIR / "prosody_metrics.json").read_text())
     c_value = float(metrics["c"])
@@ -141,7 +142,7 @@ def voice_predictions() -> DevPredictions:
     names = prosody.MODEL_INPUT_NAMES
 
     def make() -> dict[str, np.ndarray]:
-        # As perception.train_prosody's runtime replay: each held-out speaker's clips as one session (one fixed
+        # As training.train_prosody's runtime replay: each held-out speaker's clips as one session (one fixed
         # order), through ProsodyModel.predict with a live SpeakerBaseline, the model refitted without that speaker.
         x = train_prosody.features_of(paths)
         x_z = train_prosody.baseline_z_scores(x, speakers)
@@ -174,10 +175,10 @@ def voice_predictions() -> DevPredictions:
 def face_predictions() -> DevPredictions:
     from sklearn.model_selection import StratifiedKFold
 
-    from perception import train_face
+    from training import train_face
 
     combiner = json.loads((METRICS_DIR / "face_combiner.json").read_text())
-    # perception.train_face's per-image features (its cache in /tmp; measured afresh, a few minutes, when missing)
+    # training.train_face's per-image features (its cache in /tmp; measured afresh, a few minutes, when missing)
     features = train_face.extract_features()
     y, found, shapes = features["y"], features["found"].astype(bool), features["blendshapes"]
     if "crop_scales" in combiner and hasattr(train_face, "tta_probs"):  # the CNN averaged over crops (and mirrors)
@@ -472,7 +473,7 @@ def entry_for(modality: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fusion.fit_weights", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m training.fit_fusion_weights", description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=MODALITIES, help="refit only these; keep the others from --out")
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
     parser.add_argument("--no-check", action="store_true",
@@ -507,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         # which trained models the figures describe: refit when any of these files changes
         "models_sha256": {name: sha256_of(METRICS_DIR / name)[:16] for name in MODEL_FILES
                           if (METRICS_DIR / name).exists()},
-        "command": "python -m fusion.fit_weights" + ("" if not args.only else " --only " + " ".join(args.only)),
+        "command": "python -m training.fit_fusion_weights" + ("" if not args.only else " --only " + " ".join(args.only)),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} CPU cores, Python {platform.python_version()}",
     }

@@ -13,12 +13,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ui.make_manifests import data_dir, write_all
+from evaluation.make_manifests import data_dir, write_all
 
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from ui.ablation import run_ablation
+from evaluation.ablation import run_ablation
 started = time.perf_counter()
 run = run_ablation(sys.argv[1], sys.argv[2], sys.argv[3], progress=False, cache_root=Path(sys.argv[4]))
 print(json.dumps({"wall_s": time.perf_counter() - started, "samples": run.samples,

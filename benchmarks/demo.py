@@ -8,7 +8,7 @@
 - reply_writing_s_median: the part of that spent by the responder (appraisal and LLM), for where the time goes;
 - app_rss_mb: resident memory of the running app (models loaded, Gradio serving, after the turns).
 
-    .venv/bin/python -c "from ui import bench_demo; print(bench_demo.run())"     # or: empathic bench --only demo
+    .venv/bin/python -c "from benchmarks import demo; print(bench_demo.run())"     # or: empathic bench --only demo
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The model is loaded (and warmed with one pass) before timing; its load time is r
 factor is the median over several runs of (seconds to transcribe) / (seconds of audio), VAD included, so it is what
 a caller of `AsrEngine.transcribe` pays. Target: <= 0.15 on 2 CPU cores.
 
-Run:  .venv/bin/python -m ui.bench_asr [--quick]
+Run:  .venv/bin/python -m benchmarks.asr [--quick]
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Write ablation manifests for the development data: `python -m ui.make_manifests --out DIR`.
+"""Write ablation manifests for the development data: `python -m evaluation.make_manifests --out DIR`.
 
 The data stays where it is (../shared/data, or $EMPATHIC_DATA): the manifests point at it with paths relative to
 DIR. Labels go through the data README's 7-class mapping (label_map_7class.json). One manifest per set:
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ui.manifest import write_manifest
+from evaluation.manifest import write_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -182,7 +182,7 @@ def write_all(out: Path, root: Path | None = None, only: set[str] | None = None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ui.make_manifests", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.make_manifests", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the manifests")
     parser.add_argument("--data", type=Path, default=None,
                         help="data folder (default $EMPATHIC_DATA or ../shared/data)")

@@ -9,7 +9,7 @@
   measured above). Resident memory is sampled every simulated minute; rss_mb_growth_second_half says whether it is
   flat once the session has warmed up.
 
-    .venv/bin/python -c "from ui import bench_load; print(bench_load.run(quick=True))"   # or: empathic bench --only load
+    .venv/bin/python -c "from benchmarks import load; print(bench_load.run(quick=True))"   # or: empathic bench --only load
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ui.bench_demo import free_port, rss_mb
+from benchmarks.demo import free_port, rss_mb
 
 SESSIONS = 5
 FRAME_FPS = 2.0  # frames offered in the long session (the live app analyses what the CPU allows, ~5/s)

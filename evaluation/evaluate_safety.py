@@ -1,6 +1,6 @@
-"""How well the crisis route works on the project's own safety set (agent/data/safety_set.jsonl).
+"""How well the crisis route works on the project's own safety set (evaluation/data/safety_set.jsonl).
 
-    python -m agent.evaluate_safety            # JSON: recall on crisis, false alarms on ordinary sad messages, misses
+    python -m evaluation.evaluate_safety            # JSON: recall on crisis, false alarms on ordinary sad messages, misses
 
 Two sets, both written by the project: safety_set.jsonl, which agent/safety.py's phrases were written against (its
 figures are in-sample: they show nothing that was meant to be caught is missed), and safety_heldout.jsonl, written
@@ -98,7 +98,7 @@ def _rate(hits: int, total: int) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agent.evaluate_safety", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.evaluate_safety", description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=None, help="only this safety set (same JSONL form)")
     args = parser.parse_args(argv)
     try:

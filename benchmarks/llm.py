@@ -1,6 +1,6 @@
 """Embedded LLM speed: SmolLM2-135M-Instruct (GGUF, llama.cpp in-process) on a realistic empathetic prompt.
 
-    .venv/bin/python -m ui.bench_llm [--quick]        # or: empathic bench --only llm
+    .venv/bin/python -m benchmarks.llm [--quick]        # or: empathic bench --only llm
 
 - llm_load_s: a fresh interpreter importing xllamacpp and loading the model (median of fresh subprocesses);
 - llm_first_token_s_median / llm_full_reply_s_median: time to the first streamed piece and to the end of a reply of
