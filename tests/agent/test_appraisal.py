@@ -174,8 +174,7 @@ def test_auto_text_emotion_uses_the_model_and_the_lexicon_when_it_reads_neutral(
     from agent.appraisal import load_text_emotion
 
     function, note = load_text_emotion("auto")
-    if function is None:
-        pytest.skip(f"text emotion model not trained here: {note}")
+    assert function is not None, f"the shipped text emotion model did not load: {note}"
     assert top_label(function("My dog died and I cried all night.")) == "sadness"
     # the model reads this as neutral (measured); the cue "passed" then decides
     assert appraise_by_code("I passed my driving test today!", text_emotion=function).emotion == "joy"

@@ -23,7 +23,8 @@ WAIT_S = 90.0  # a turn is ~5 s of speech and ~3 s of work; the rest is headroom
 
 @contextlib.contextmanager
 def browser_page(url: str, media: dict):
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
+
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks, one module per area, each with `run(quick) -> dict`; `empathic bench` runs them."""

@@ -1,0 +1,1 @@
+"""Measuring the agent on labelled data: the ablation harness, reply and safety evaluations, and their sets."""
