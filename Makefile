@@ -8,9 +8,10 @@ PY := $(VENV)/bin/python
 # chromium + chromedriver (the browser tests).
 DEBIAN_PROGRAMS := ffmpeg espeak-ng sox chromium chromedriver
 DEBIAN_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-mp3 chromium chromium-driver
-DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: setup system-deps models demo test bench clean
+.PHONY: setup system-deps models demo test check lock bench clean
 
 setup: system-deps $(DEPS_STAMP) models
 
@@ -25,20 +26,35 @@ system-deps:
 	  fi; \
 	fi
 
-$(DEPS_STAMP): pyproject.toml
+# requirements.lock pins the whole environment (every transitive package), so a fresh machine gets exactly what the
+# README's figures were measured with; pyproject.toml keeps the short list of what the project itself asks for.
+$(DEPS_STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	# The CPU wheel on disk; a bare `torch` (even as another package's dependency) would pull a CUDA build.
-	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) torch==2.13.0
+	$(PIP) -r requirements.lock
+	$(PIP) --no-deps -e .
 	rm -f $(VENV)/.deps-*
 	touch $@
+
+# After a change to pyproject.toml's dependencies: resolve them afresh and write the lock.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[dev]'
+	$(PY) -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^torch==' > requirements.lock
 
 models: $(DEPS_STAMP)
 	$(VENV)/bin/empathic setup
 
 demo: setup
 	$(VENV)/bin/empathic demo
+
+# The guardrails: style, types, and the import layers (pyproject.toml holds their configuration).
+check: setup
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 test: setup
 	$(PY) -m pytest -q

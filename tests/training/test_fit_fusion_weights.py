@@ -9,7 +9,7 @@ import pytest
 
 from perception.cues import LABEL_VALENCE_AROUSAL, LABELS
 
-from fusion import fit_weights
+from training import fit_fusion_weights as fit_weights
 from training.fit_fusion_weights import DevPredictions, entry_from_predictions, fit_temperature
 from fusion.fuse import WEIGHTS_FORMAT, WEIGHTS_PATH, load_weights, parse_weights
 from fusion.state import MODALITIES
