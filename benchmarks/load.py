@@ -35,7 +35,7 @@ TEXTS = ("I finally got the job I wanted!", "My grandmother passed away last nig
          "Guess what, we're having a baby!", "I failed my driving test again.")
 
 
-def five_sessions(models, turns_per_session: int) -> dict[str, float]:
+def five_sessions(models, turns_per_session: int) -> dict[str, float | None]:
     from gradio_client import Client
 
     from ui.app import launch
@@ -69,7 +69,7 @@ def five_sessions(models, turns_per_session: int) -> dict[str, float]:
     app.close()
     medians = [statistics.median(x) for x in latencies if x]
     replies = sum(len(x) for x in latencies)
-    return {
+    figures: dict[str, float | None] = {
         "five_sessions_replies": replies,
         "five_sessions_failures": len(failures),
         "five_sessions_replies_per_s": round(replies / wall_s, 3),
@@ -79,6 +79,7 @@ def five_sessions(models, turns_per_session: int) -> dict[str, float]:
         "five_sessions_app_rss_mb_before": round(rss_before, 1),
         "five_sessions_app_rss_mb_after": round(rss_after, 1),
     }
+    return figures
 
 
 def long_session(models, simulated_s: float) -> dict[str, float]:

@@ -216,9 +216,9 @@ def _check_finite(audio: np.ndarray, label: str) -> np.ndarray:
     return audio
 
 
-def _too_long(label: str, declared_s: float | None, max_duration_s: float) -> str:
+def _too_long(label: str, declared_s: float | None, max_duration_s: float | None) -> str:
     length = f"{declared_s:.0f} s long" if declared_s is not None else "longer than the limit"
-    return (f"{label}: {length}, over the {max_duration_s:.0f} s limit for loading whole; "
+    return (f"{label}: {length}, over the {max_duration_s or 0:.0f} s limit for loading whole; "
             f"read it in windows with iter_audio_windows")
 
 

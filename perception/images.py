@@ -68,8 +68,8 @@ def load_image(path: str | Path) -> np.ndarray:
             # JPEG can decode straight at 1/2, 1/4, 1/8 size: an 8000x8000 photo never sits whole in memory.
             image.draft("RGB", (MAX_SIDE_PX, MAX_SIDE_PX))
             image.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX), reducing_gap=2.0)
-            image = ImageOps.exif_transpose(image)
-            rgb = np.asarray(image.convert("RGB"))
+            upright = ImageOps.exif_transpose(image)
+            rgb = np.asarray(upright.convert("RGB"))
     except UnidentifiedImageError:
         raise MediaError(f"{path}: not an image (unknown or corrupt format)") from None
     except Image.DecompressionBombError as err:

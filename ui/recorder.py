@@ -247,8 +247,8 @@ class VideoAppender:
         self.fps = fps
         self.frames = 0
         self._file = _private_file(path)
-        self._container = None
-        self._stream = None
+        self._container: Any = None  # av's OutputContainer and VideoStream, opened at the first frame
+        self._stream: Any = None
         self._last_pts = -1
         self._synced_at = time.monotonic()
 
@@ -334,7 +334,7 @@ class SessionRecorder:
     def begin(self, ledger: list[dict]) -> None:
         """Storing was turned on: make the folder (once per recording) and write the ledger so far."""
         with self._lock:
-            if self.recording:
+            if self.recording and self._consent is not None:
                 for change in ledger[-1:]:  # on again after off: only the new change
                     self._consent.write(change)
                 return
@@ -367,7 +367,7 @@ class SessionRecorder:
 
     def audio(self, samples_16k: np.ndarray, t_s: float) -> None:
         with self._lock:
-            if not self.recording:
+            if not self.recording or self.path is None or self.t0_s is None:
                 return
             if self._audio is None:
                 self._audio = WavAppender(self.path / "audio.wav")
@@ -378,7 +378,7 @@ class SessionRecorder:
 
     def frame(self, rgb: np.ndarray, t_s: float) -> None:
         with self._lock:
-            if not self.recording or t_s < self._next_frame_t_s:
+            if not self.recording or self.path is None or self.t0_s is None or t_s < self._next_frame_t_s:
                 return
             self._next_frame_t_s = max(self._next_frame_t_s + 1.0 / self.frame_fps, t_s + 0.5 / self.frame_fps)
             if self._video is None:
@@ -424,6 +424,7 @@ class SessionRecorder:
             return True
 
     def _write_meta(self) -> None:
+        assert self.path is not None, "meta.json is written only while a session folder exists"
         _write_atomically(self.path / "meta.json", json.dumps(self.meta, indent=1, allow_nan=False) + "\n")
 
 

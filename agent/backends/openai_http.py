@@ -54,10 +54,11 @@ class OpenAIHTTPBackend:
     # --- HTTP plumbing ---------------------------------------------------------------------------------------
     def _connection(self, timeout_s: float) -> http.client.HTTPConnection:
         port = self._parts.port
+        host = self._parts.hostname or "127.0.0.1"  # the URL was validated in __init__; this only satisfies typing
         if self._parts.scheme == "https":
-            return http.client.HTTPSConnection(self._parts.hostname, port, timeout=timeout_s,
+            return http.client.HTTPSConnection(host, port, timeout=timeout_s,
                                                context=ssl.create_default_context())
-        return http.client.HTTPConnection(self._parts.hostname, port, timeout=timeout_s)
+        return http.client.HTTPConnection(host, port, timeout=timeout_s)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream, application/json"}
