@@ -34,7 +34,7 @@ RUN_JSON = "run.json"
 REPLIES_JSONL = "replies.jsonl"
 SIDES: tuple[str, str] = ("a", "b")
 HUMAN = "human"
-BACKEND_KINDS: tuple[str, ...] = ("llamacpp", "transformers", "openai")
+BACKEND_KINDS: tuple[str, ...] = ("llamacpp", "transformers", "openai", "none")  # none: the template replies
 TEXT_EMOTION_KINDS: tuple[str, ...] = ("auto", "model", "lexicon")
 CRITIC_VALUES: dict[str, bool] = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False,
                                   "1": True, "0": False}
@@ -43,8 +43,9 @@ DEFAULT_ED_LIMIT = 30  # contexts drawn from ED valid when no manifest is given:
 
 @dataclass(frozen=True)
 class ReplyConfig:
-    """One side of the comparison. `critic` on: the responder as shipped (check, one retry, template fallback);
-    off: the model's first attempt as it came (tidied to whole sentences), unchecked. `human`: the reference reply."""
+    """One side of the comparison. backend `none`: no LLM, the responder's template replies (the floor). `critic`
+    on: the responder as shipped (check, one retry, template fallback); off: the model's first attempt as it came
+    (tidied to whole sentences), unchecked. `human`: the manifest's reference reply."""
 
     backend: str = "llamacpp"
     model: str | None = None
@@ -233,18 +234,21 @@ def build_writers(configs: Sequence[ReplyConfig]) -> tuple[list[SideWriter], lis
     comparison of two template replies would look like a result."""
     from agent.appraisal import load_text_emotion
     from agent.backends import LLMError, make_backend
+    from agent.exemplars import ExemplarRetriever
     from agent.responder import Responder
 
-    backends: dict[tuple, object] = {}
+    backends: dict[tuple, object] = {None: None}
     readers: dict[str, object] = {}
     notes: list[str] = []
-    retriever = None
     writers = []
+    generating = [c for c in configs if not c.human and c.backend != "none"]
+    # the exemplar retriever (MiniLM embeddings of the bank) is built once and shared; template sides need none
+    retriever = ExemplarRetriever() if generating else None
     for flag, config in zip(("--a", "--b"), configs):
         if config.human:
             writers.append(SideWriter(config))
             continue
-        key = config.backend_key()
+        key = None if config.backend == "none" else config.backend_key()
         if key not in backends:
             try:
                 backends[key] = make_backend(config.backend, model=config.model, url=config.url)
@@ -255,7 +259,6 @@ def build_writers(configs: Sequence[ReplyConfig]) -> tuple[list[SideWriter], lis
             notes.append(f"{config.label}: {note}")
         responder = Responder(backends[key], coe=config.coe, text_emotion=readers[config.text_emotion],
                               retriever=retriever)
-        retriever = responder.retriever  # built once, by the first responder, then handed to the second
         writers.append(SideWriter(config, responder))
     return writers, notes
 
