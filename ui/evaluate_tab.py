@@ -187,14 +187,15 @@ def build_evaluate_tab(run_dirs: Sequence[Path] | None = None) -> dict:
             report_html = gr.File(label="report.html", elem_id="eval-report-html")
         pair_state = gr.State({})
 
-        blank = [gr.update(value=None) for _ in LIKERT_IDS] + [gr.update(value=None)]
+        def blank() -> list:  # fresh each time: Gradio pops "value" out of an update dict when it applies it
+            return [gr.update(value=None) for _ in range(len(LIKERT_IDS) + 1)]
 
         def show(pair: dict, note: str = ""):
             pair = {**pair, "shown_at": time.time()}
             if pair["done"]:
-                return [pair, progress_markdown(pair), "", "", "", *blank, note]
+                return [pair, progress_markdown(pair), "", "", "", *blank(), note]
             return [pair, progress_markdown(pair), pair["context_html"], pair["left_reply"], pair["right_reply"],
-                    *blank, note]
+                    *blank(), note]
 
         def on_start(run: str | None, name: str | None):
             try:
@@ -230,7 +231,7 @@ def build_evaluate_tab(run_dirs: Sequence[Path] | None = None) -> dict:
         rater.submit(on_start, inputs=[run_choice, rater], outputs=outputs)
         save.click(on_save, inputs=[pair_state, choice, *likert.values()], outputs=outputs,
                    api_name="evaluate_save")
-        clear.click(lambda: blank, outputs=[*likert.values(), choice], api_name="evaluate_clear", queue=False)
+        clear.click(blank, outputs=[*likert.values(), choice], api_name="evaluate_clear", queue=False)
         report_button.click(on_report, inputs=[run_choice],
                             outputs=[report_summary, preference_png, likert_png, report_html],
                             api_name="evaluate_report")
