@@ -25,9 +25,12 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from evaluation.manifest import MALFORMED, Entry, ManifestProblem, ProblemLog, Sample, iter_manifest, select_samples
+
+if TYPE_CHECKING:  # the responder pulls in models; imported where replies are written
+    from agent.responder import Responder
 
 RUN_FORMAT = "empathic-pairwise-run/1"
 RUN_JSON = "run.json"
@@ -198,7 +201,7 @@ def ensure_rating_manifest(path: Path | None = None) -> Path:
 class SideWriter:
     """Writes one side's reply to a context: the responder under a ReplyConfig, or the human reference."""
 
-    def __init__(self, config: ReplyConfig, responder=None) -> None:
+    def __init__(self, config: ReplyConfig, responder: Responder | None = None) -> None:
         self.config = config
         self.responder = responder
 

@@ -89,7 +89,7 @@ def likert(ratings: Sequence[Rating], seed: int = 0, resamples: int = BOOTSTRAP_
         paired = {side: np.array([r.scores[side][aspect] for r in ratings], dtype=float) for side in SIDES}
         for side in SIDES:
             values = paired[side]
-            row[side] = {"n": int(len(values)), "mean": _round(values.mean()) if len(values) else None,
+            row[side] = {"n": len(values), "mean": _round(values.mean()) if len(values) else None,
                          "sd": _round(values.std(ddof=1)) if len(values) > 1 else None,
                          "ci95": _bootstrap_mean_ci(values, seed, resamples)}
         differences = paired["a"] - paired["b"]

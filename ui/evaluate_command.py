@@ -20,7 +20,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("manifest", nargs="?", default=None,
                         help="JSON Lines with text, context, reference_reply (default: EmpatheticDialogues valid, "
                              "written once from $EMPATHIC_DATA)")
-    parser.add_argument("--a", default="", metavar="CONFIG", help="side A, e.g. coe=cbt (default: the embedded default)")
+    parser.add_argument("--a", default="", metavar="CONFIG",
+                        help="side A, e.g. coe=cbt (default: the embedded default)")
     parser.add_argument("--b", default="", metavar="CONFIG", help="side B, e.g. coe=person-centred, or human")
     parser.add_argument("--limit", type=int, default=None, help="a seeded random choice of N contexts")
     parser.add_argument("--seed", type=int, default=0, help="seed of --limit's choice and of the report's bootstrap")

@@ -190,14 +190,14 @@ def build_evaluate_tab(run_dirs: Sequence[Path] | None = None) -> dict:
         def blank() -> list:  # fresh each time: Gradio pops "value" out of an update dict when it applies it
             return [gr.update(value=None) for _ in range(len(LIKERT_IDS) + 1)]
 
-        def show(pair: dict, note: str = ""):
+        def show(pair: dict, note: str = "") -> list:
             pair = {**pair, "shown_at": time.time()}
             if pair["done"]:
                 return [pair, progress_markdown(pair), "", "", "", *blank(), note]
             return [pair, progress_markdown(pair), pair["context_html"], pair["left_reply"], pair["right_reply"],
                     *blank(), note]
 
-        def on_start(run: str | None, name: str | None):
+        def on_start(run: str | None, name: str | None) -> list:
             try:
                 if not run:
                     raise ValueError("pick a run folder (or type its path) first")
@@ -205,7 +205,7 @@ def build_evaluate_tab(run_dirs: Sequence[Path] | None = None) -> dict:
             except ValueError as err:
                 raise gr.Error(str(err).splitlines()[0]) from None
 
-        def on_save(pair: dict, picked: str | None, *scores):
+        def on_save(pair: dict, picked: str | None, *scores: int | None) -> list:
             try:
                 seconds = time.time() - pair["shown_at"] if pair.get("shown_at") else None
                 save_rating(pair, picked, scores, seconds)
@@ -213,7 +213,7 @@ def build_evaluate_tab(run_dirs: Sequence[Path] | None = None) -> dict:
             except ValueError as err:
                 raise gr.Error(str(err).splitlines()[0]) from None
 
-        def on_report(run: str | None):
+        def on_report(run: str | None) -> tuple[str, str | None, str | None, str]:
             from evaluation.rating_report import LIKERT_PNG, PREFERENCE_PNG, summary_lines, write_report
 
             try:

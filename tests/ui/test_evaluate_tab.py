@@ -18,7 +18,7 @@ from app_helpers import free_port
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "evaluation"))
 
-from rating_helpers import CONTEXTS, make_template_run  # noqa: E402
+from rating_helpers import CONTEXTS, make_template_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).parent / "artifacts" / "evaluate_tab.png"  # the README's samples/screenshots copy
@@ -50,7 +50,7 @@ def _reply_of(run: Path, item: str, side: str) -> str:
 def test_a_rater_sees_pairs_blind_saves_them_and_resumes(tab_app):
     from gradio_client import Client
 
-    url, root, run = tab_app
+    url, _, run = tab_app
     client = Client(url, verbose=False)
     out = client.predict(str(run), "Dana", api_name="/evaluate_start")
     progress, context, left, right = out[:4]  # the State output stays on the server
@@ -97,7 +97,7 @@ def test_a_missing_answer_or_a_bad_folder_is_one_clear_message(tab_app):
 def test_the_report_button_writes_the_report(tab_app):
     from gradio_client import Client
 
-    url, root, run = tab_app
+    url, _, run = tab_app
     client = Client(url, verbose=False)
     client.predict(str(run), "Gus", api_name="/evaluate_start")
     for _ in range(4):
