@@ -435,6 +435,10 @@ def build_app(server: DemoServer) -> gr.Blocks:
 
         build_replay_tab(models, server.data_dir)
 
+        from ui.evaluate_tab import build_evaluate_tab  # blind pairwise rating of two reply configurations (issue 16)
+
+        build_evaluate_tab()
+
         def on_unload(request: gr.Request) -> None:  # the tab closed: its session and what it held go
             server.forget(request)
 

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("ui.replay_command", "a recorded session or any video/audio file through the live pipeline, to a report"),
     "sessions": ("ui.sessions_command", "the sessions stored on this computer: list, or forget one"),
     "ablate": ("ui.ablate_command", "text-only against multimodal on a labelled manifest: report.json/html"),
+    "evaluate": ("ui.evaluate_command", "two reply configurations on the same contexts, for blind rating; --report"),
 }
 
 

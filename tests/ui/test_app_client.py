@@ -79,3 +79,10 @@ def test_a_recording_that_is_not_audio_gets_one_clear_line(served, browser_media
         client.predict(handle_file(str(browser_media["png"])), api_name="/recording_turn")
     message = str(raised.value)
     assert "browser_face.png" in message and "\n" not in message.strip()
+
+
+def test_the_app_has_the_evaluate_tab(served):
+    url, server = served
+    client = Client(url, verbose=False)
+    with pytest.raises(Exception, match="type your name"):  # the tab's own check, reached through the whole app
+        client.predict("/nowhere", " ", api_name="/evaluate_start")
