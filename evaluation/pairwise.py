@@ -23,9 +23,10 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from evaluation.manifest import MALFORMED, Entry, ManifestProblem, ProblemLog, Sample, iter_manifest, select_samples
 
@@ -87,7 +88,7 @@ def parse_config(text: str | None, flag: str = "--a") -> ReplyConfig:
     text = (text or "").strip()
     if text.lower() == HUMAN:
         return ReplyConfig(human=True)
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
@@ -210,6 +211,7 @@ class SideWriter:
             return {"config": HUMAN, "reply": context.reference_reply, "route": HUMAN, "latency_s": None,
                     "first_token_s": None, "backend": HUMAN, "model": None, "emotion": None, "need": None,
                     "cause": None, "status": []}
+        assert self.responder is not None, "a generating side has a responder (build_writers gives it one)"
         started = time.perf_counter()
         first_attempt: list[str] = []
         restarts: list[float] = []
@@ -240,8 +242,8 @@ def build_writers(configs: Sequence[ReplyConfig]) -> tuple[list[SideWriter], lis
     from agent.exemplars import ExemplarRetriever
     from agent.responder import Responder
 
-    backends: dict[tuple, object] = {None: None}
-    readers: dict[str, object] = {}
+    backends: dict[tuple | None, Any] = {None: None}
+    readers: dict[str, Any] = {}
     notes: list[str] = []
     writers = []
     generating = [c for c in configs if not c.human and c.backend != "none"]
@@ -296,7 +298,7 @@ def run_pairwise(manifest: str | os.PathLike, a: ReplyConfig, b: ReplyConfig, ou
         "b": {"label": b.label, "config": _config_dict(b)},
         "limit": limit,
         "seed": seed,
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "notes": notes,
         "skipped": {"total": problems.tally().total, "examples": list(problems.examples)},
@@ -409,8 +411,14 @@ def automatic_measures(rows: Sequence[dict]) -> dict[str, dict]:
     manifest's label where there is one, else against the emotion the generating side read; open questions, the
     exploration proxy; loops; distinct-2; length; replies cut off; routes; latency)."""
     from agent.contracts import Appraisal
-    from evaluation.evaluate_responses import (SENTENCE_END, asks_open_question, distinct_2, gold_appraisal,
-                                               has_loop, valence_consistent)
+    from evaluation.evaluate_responses import (
+        SENTENCE_END,
+        asks_open_question,
+        distinct_2,
+        gold_appraisal,
+        has_loop,
+        valence_consistent,
+    )
 
     measures: dict[str, dict] = {}
     for side in SIDES:

@@ -23,8 +23,9 @@ import math
 import os
 import warnings
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def preference(ratings: Sequence[Rating], seed: int = 0, resamples: int = BOOTST
         counts[rating.winner] += 1
         per_item[rating.item][("a", "b", "tie").index(rating.winner)] += 1
     decisive = counts["a"] + counts["b"]
-    result = {"judgements": len(ratings), "items": len(per_item), "a_wins": counts["a"], "b_wins": counts["b"],
+    result: dict[str, Any] = {"judgements": len(ratings), "items": len(per_item), "a_wins": counts["a"], "b_wins": counts["b"],
               "ties": counts["tie"], "win_rate_a": _round(counts["a"] / decisive) if decisive else None,
               "win_rate_a_ci95": None,
               "a_share_ties_as_half": _round((counts["a"] + 0.5 * counts["tie"]) / len(ratings)) if ratings else None}
@@ -121,7 +122,7 @@ def agreement(ratings: Sequence[Rating]) -> dict:
         if len(shared) < MIN_SHARED_ITEMS_FOR_KAPPA:
             continue
         one, two = [by_rater[first][i] for i in shared], [by_rater[second][i] for i in shared]
-        pair = {"raters": [first, second], "items": len(shared),
+        pair: dict[str, Any] = {"raters": [first, second], "items": len(shared),
                 "preference_agreement": _round(sum(x.winner == y.winner for x, y in zip(one, two)) / len(shared)),
                 "kappa_preference": _kappa([x.winner for x in one], [y.winner for y in two],
                                            labels=["a", "b", "tie"]),
@@ -148,7 +149,7 @@ def build_report(run_dir: str | os.PathLike, seed: int = 0, resamples: int = BOO
     return {
         "format": REPORT_FORMAT,
         "run": str(run.folder.resolve()),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "a": run.label("a"),
         "b": run.label("b"),
         "command": run.meta.get("command"),
@@ -292,8 +293,9 @@ def render_html(report: dict, images: Mapping[str, bytes | None]) -> str:
         f"p = {_cell(p['sign_test']['p_value'])}</td></tr></table>",
     ]
     for key, title in ((PREFERENCE_PNG, "Preference"), (LIKERT_PNG, "Likert ratings")):
-        if images.get(key):
-            data = base64.b64encode(images[key]).decode("ascii")
+        image = images.get(key)
+        if image:
+            data = base64.b64encode(image).decode("ascii")
             parts.append(f"<img alt='{esc(title)}' src='data:image/png;base64,{data}'>")
     parts.append("<h2>Likert (1-5)</h2><table><tr><th>aspect</th><th>A mean [95% CI] (sd)</th>"
                  "<th>B mean [95% CI] (sd)</th><th>n</th><th>Wilcoxon p (A vs B)</th></tr>")

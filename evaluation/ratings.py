@@ -16,9 +16,9 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from evaluation.pairwise import SIDES, read_jsonl
 
@@ -62,7 +62,7 @@ def clean_rater(name: str | None) -> str:
 
 def left_side(rater: str, item: str) -> str:
     """Which side is shown on the left for this rater and item: seeded by both, stable across visits/processes."""
-    digest = hashlib.sha256(f"{rater}\n{item}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{rater}\n{item}".encode()).digest()
     return SIDES[digest[0] % 2]
 
 
@@ -87,7 +87,7 @@ def append_rating(run_dir: Path, rating: Rating) -> None:
     validate(rating)
     row = {"rater": rating.rater, "item": rating.item, "left": rating.left, "choice": rating.choice,
            "winner": rating.winner, "scores": {s: {a: int(rating.scores[s][a]) for a in ASPECTS} for s in SIDES},
-           "time_utc": rating.time_utc or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "time_utc": rating.time_utc or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "seconds": None if rating.seconds is None else round(float(rating.seconds), 1)}
     line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
     path = Path(run_dir) / RATINGS_JSONL

@@ -22,6 +22,7 @@ def main(run: Path, rater: str = "Ana") -> Path:
     sys.path.insert(0, str(REPO))
     sys.path.insert(0, str(REPO / "tests" / "ui"))
     from app_helpers import free_port
+
     from ui.evaluate_tab import build_evaluate_tab
 
     with gr.Blocks() as app:

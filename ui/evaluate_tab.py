@@ -16,8 +16,9 @@ from __future__ import annotations
 import html
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from evaluation.pairwise import SIDES, read_run
 from evaluation.ratings import ASPECTS, Rating, append_rating, clean_rater, left_side, rated_items, read_ratings

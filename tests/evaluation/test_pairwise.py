@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 from rating_helpers import CONTEXTS, make_template_run, write_contexts
 
-from evaluation.pairwise import (ReplyConfig, automatic_measures, ensure_rating_manifest, parse_config, read_jsonl,
-                                 read_run)
+from evaluation.pairwise import (
+    ReplyConfig,
+    automatic_measures,
+    ensure_rating_manifest,
+    parse_config,
+    read_jsonl,
+    read_run,
+)
 from ui.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
