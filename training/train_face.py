@@ -52,6 +52,15 @@ def _upscaled_rgb(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return big, cv2.cvtColor(big, cv2.COLOR_GRAY2RGB)
 
 
+def _read_gray(path: Path) -> np.ndarray:
+    import cv2
+
+    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        raise SystemExit(f"train_face: {path} is not a readable image")
+    return gray
+
+
 def extract_features(limit: int | None = None) -> dict[str, np.ndarray]:
     """Features for every PublicTest image, cached in CACHE (the heavy part: ~15 ms an image)."""
     if CACHE.exists() and limit is None:
@@ -67,11 +76,15 @@ def extract_features(limit: int | None = None) -> dict[str, np.ndarray]:
         rows = rows[:: max(1, len(rows) // limit)][:limit]
     cnn = FerCnn()
     names: list[str] = []
-    y, cnn_raw, found, shapes, aligned = [], [], [], [], []
+    y: list[int] = []
+    cnn_raw: list[np.ndarray] = []
+    found: list[bool] = []
+    shapes: list[list[float] | None] = []
+    aligned: list[np.ndarray] = []
     started = time.time()
     with LandmarkReader("image", max_faces=1) as reader:
         for i, row in enumerate(rows):
-            gray = cv2.imread(str(DATA / row["file"]), cv2.IMREAD_GRAYSCALE)
+            gray = _read_gray(DATA / row["file"])
             y.append(LABELS.index(FER_TO_LABEL[row["label"]]))
             cnn_raw.append(cnn.predict(gray))
             big_gray, big_rgb = _upscaled_rgb(gray)
@@ -100,7 +113,7 @@ def extract_features(limit: int | None = None) -> dict[str, np.ndarray]:
         "files": np.array([row["file"] for row in rows]),
     }
     if limit is None:
-        np.savez_compressed(CACHE, **features)
+        np.savez_compressed(CACHE, **features)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     return features
 
 
@@ -260,12 +273,13 @@ def runtime_agreement(features: dict[str, np.ndarray], sample: int) -> dict:
     got = []
     with FaceAnalyzer("image") as analyzer:
         for i in picked:
-            gray = cv2.imread(str(DATA / str(features["files"][i])), cv2.IMREAD_GRAYSCALE)
+            gray = _read_gray(DATA / str(features["files"][i]))
             probs = analyzer.analyze(gray, is_face_crop=True).probs
-            got.append(LABELS.index(max(probs, key=probs.get)))
-    got = np.array(got)
-    return {"images": int(len(picked)), "agreement_with_script": round(float((got == expected[picked]).mean()), 4),
-            "runtime_accuracy_in_sample": round(float((got == y[picked]).mean()), 4)}
+            got.append(LABELS.index(max(probs, key=lambda label: probs[label])))
+    predicted = np.array(got)
+    return {"images": int(len(picked)),
+            "agreement_with_script": round(float(np.mean(predicted == expected[picked])), 4),
+            "runtime_accuracy_in_sample": round(float(np.mean(predicted == y[picked])), 4)}
 
 
 def main(argv: list[str] | None = None) -> int:
