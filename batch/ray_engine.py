@@ -60,13 +60,32 @@ class _WorkerActor:
             close()
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def worker_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key.startswith(FORWARDED_ENV_PREFIXES)}
     env.setdefault("HF_HUB_OFFLINE", "1")
-    env["OMP_NUM_THREADS"] = "1"  # one CPU per actor: more threads only fight the other actors
+    # The driver's thread count, not Ray's default of one per requested CPU: the int8 speech-to-text gives a
+    # different transcript now and then with another OpenMP thread count, and a worker must read every sample
+    # exactly as the local engine would. (To trade that for speed, set OMP_NUM_THREADS=1 on the driver.)
+    env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS") or str(_cores())
     # This checkout first, so workers on this machine run this code (elsewhere: the installed project).
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return env
+
+
+def _use_token_if_there() -> None:
+    """`ray start` turns on token authentication when ~/.ray/auth_token exists; a driver connecting with
+    ray.init(address=...) does not look for the token by itself, and retries the cluster's refusal for ever.
+    This is the check `ray start` makes (Ray's own function; RAY_AUTH_MODE, when set, decides instead)."""
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available)
+    except ImportError:  # another Ray version: RAY_AUTH_MODE=token does the same
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def _shards(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -113,6 +132,7 @@ class RayEngine:
         common = dict(runtime_env={"env_vars": worker_env()}, log_to_driver=False, logging_level=logging.WARNING)
         try:
             if self.address:
+                _use_token_if_there()
                 ray.init(address=self.address, **common)
             else:
                 ray.init(num_cpus=self.workers or 2, object_store_memory=LOCAL_OBJECT_STORE_MB * 1024 * 1024,

@@ -52,7 +52,7 @@ RAY_START_TIMEOUT_S = 120
 def ray_cluster(tmp_path_factory):
     """A real Ray cluster on this machine (`ray start --head --block`, 2 CPUs, a small object store), its address
     yielded; every process of it stopped by process id at the end, whatever the tests did. (Ray turns a loopback
-    --node-ip-address into the machine's own address; it then asks for its token, which only this user has.)"""
+    --node-ip-address into the machine's own address; with ~/.ray/auth_token present it asks for that token.)"""
     import re
     import signal
     import socket

@@ -39,6 +39,8 @@ def engine_from_args(args: argparse.Namespace, shard_size: int = 1):
 
     if args.engine != "ray" and (args.address is not None or args.workers is not None):
         raise ValueError("--address and --workers need --engine ray")
+    if args.engine == "ray" and getattr(args, "jobs", 1) != 1:
+        raise ValueError("--jobs is for the local engine; with --engine ray, --workers says how many")
     return make_engine(args.engine, jobs=getattr(args, "jobs", 1), address=args.address, workers=args.workers,
                        shard_size=shard_size)
 
