@@ -34,8 +34,8 @@ run = run_ablation(manifest, "text", out, progress=False, use_cache=False, engin
 ended = time.perf_counter()
 stats = [s.__dict__ for s in engine.worker_stats()]
 print(json.dumps({"wall_s": ended - started, "first_s": first[0] - started, "steady_s": ended - first[0],
-                  "samples": run.samples, "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "workers": stats}))
+                  "samples": run.samples, "workers": stats,
+                  "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 _REPLAY_CHILD = """
@@ -49,7 +49,8 @@ summary = run_batch(plan_jobs(find_inputs([folder]), out), out, ReplayWorker(tem
                     progress=False)
 rows = [r for r in summary["rows"] if r["ok"]]
 print(json.dumps({"wall_s": summary["wall_s"], "media_s": summary["media_s"], "replayed": len(rows),
-                  "replay_wall_s": sum(r["wall_s"] for r in rows), "workers": [s.__dict__ for s in engine.worker_stats()]}))
+                  "replay_wall_s": sum(r["wall_s"] for r in rows),
+                  "workers": [s.__dict__ for s in engine.worker_stats()]}))
 """
 
 

@@ -31,6 +31,12 @@ class ReplayJob:
     out_dir: Path
 
 
+def model_parts(without: frozenset[str]) -> list[str]:
+    """The models a replay loads: all but those of the modalities switched off."""
+    return [p for p in ("vad", "asr", "text", "prosody", "face", "fusion", "responder")
+            if not (p == "face" and "face" in without) and not (p == "prosody" and "voice" in without)]
+
+
 def is_session(folder: Path) -> bool:
     return folder.is_dir() and any((folder / name).exists() for name in SESSION_FILES)
 
@@ -100,10 +106,9 @@ class ReplayWorker:
     def setup(self) -> None:
         from ui.session import load_models
 
-        parts = [p for p in ("vad", "asr", "text", "prosody", "face", "fusion", "responder")
-                 if not (p == "face" and "face" in self.without) and not (p == "prosody" and "voice" in self.without)]
         models = load_models(asr_engine=self.config["asr"], backend_kind=self.config["backend"],
-                             backend_model=self.config["model"], backend_url=self.config["url"], parts=parts)
+                             backend_model=self.config["model"], backend_url=self.config["url"],
+                             parts=model_parts(self.without))
         if self.template_replies:
             models = replace(models, responder=models.local_responder)
         self._models = models

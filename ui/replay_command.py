@@ -91,16 +91,15 @@ def _run_one(args: argparse.Namespace, path: str) -> int:
     import sys
 
     from ui.replay import check_without, diff_lines, open_source, replay
+    from ui.replay_batch import model_parts
     from ui.session import load_models
 
     without = check_without(args.without)  # bad options and bad input fail before the models load
     source = open_source(path)
     if args.diff and source.recorded_events is None:
         raise ValueError(f"{path}: --diff needs a session folder with its recorded events.jsonl")
-    parts = [p for p in ("vad", "asr", "text", "prosody", "face", "fusion", "responder")
-             if not (p == "face" and "face" in without) and not (p == "prosody" and "voice" in without)]
     models = load_models(asr_engine=args.asr, backend_kind=args.backend, backend_model=args.model,
-                         backend_url=args.url, parts=parts)
+                         backend_url=args.url, parts=model_parts(without))
     for part, status in models.status.items():
         if status.startswith("unavailable"):
             print(f"empathic replay: warning: {part} {status}", file=sys.stderr)

@@ -58,7 +58,8 @@ def test_the_command_line_replays_a_folder_into_a_table_and_resumes(models, inpu
     rows = {r["name"]: r for r in summary["rows"]}
     assert summary["replayed"] == 4 and summary["failed"] == 1 and not rows["broken"]["ok"]
     assert "broken.mp4" in rows["broken"]["error"] and "\n" not in rows["broken"]["error"]
-    assert rows["joy"]["turns"] >= 1 and (out / "joy" / "events.jsonl").exists() and (out / "joy" / "report.html").exists()
+    assert rows["joy"]["turns"] >= 1 and (out / "joy" / "events.jsonl").exists()
+    assert (out / "joy" / "report.html").exists()
     assert rows["face"]["events"] > 10 and rows["short_session"]["turns"] >= 1
     html = (out / "summary.html").read_text()
     assert 'href="joy/report.html"' in html and "failed:" in html
@@ -66,7 +67,8 @@ def test_the_command_line_replays_a_folder_into_a_table_and_resumes(models, inpu
     assert main(["replay", str(inputs), "--out", str(out), "--no-progress", "--resume"]) == 0
     again = json.loads((out / "summary.json").read_text())
     assert again["resumed"] == 3 and again["replayed"] == 4  # only sad.wav (and the broken file) ran again
-    assert {r["name"]: r["events_sha256"] for r in again["rows"]} == {n: r["events_sha256"] for n, r in rows.items()}
+    digests = {r["name"]: r.get("events_sha256") for r in again["rows"]}
+    assert digests == {name: r.get("events_sha256") for name, r in rows.items()}  # sad.wav replayed the same
     assert main(["replay", str(inputs), "--out", str(tmp_path / "x"), "--address", "1.2.3.4:6379"]) == 2
     assert "--address and --workers need --engine ray" in capsys.readouterr().err
 
@@ -75,13 +77,13 @@ def test_the_command_line_replays_a_folder_into_a_table_and_resumes(models, inpu
 def test_ray_replays_give_the_events_of_the_local_engine(ray_cluster, inputs, tmp_path):
     from batch.ray_engine import RayEngine
 
-    jobs_local = plan_jobs(find_inputs([inputs]), tmp_path / "local")
-    jobs_ray = plan_jobs(find_inputs([inputs]), tmp_path / "ray")
+    chosen = [inputs / name for name in ("joy.wav", "face.mp4", "short_session", "broken.mp4")]
     worker = ReplayWorker(template_replies=True)
-    local = run_batch(jobs_local, tmp_path / "local", worker, LocalEngine(), progress=False)
+    local = run_batch(plan_jobs(chosen, tmp_path / "local"), tmp_path / "local", worker, LocalEngine(),
+                      progress=False)
     engine = RayEngine(address=ray_cluster, workers=2)
-    on_ray = run_batch(jobs_ray, tmp_path / "ray", worker, engine, progress=False)
-    assert on_ray["replayed"] == local["replayed"] == 4 and on_ray["failed"] == 1
+    on_ray = run_batch(plan_jobs(chosen, tmp_path / "ray"), tmp_path / "ray", worker, engine, progress=False)
+    assert on_ray["replayed"] == local["replayed"] == 3 and on_ray["failed"] == 1
     for a, b in zip(local["rows"], on_ray["rows"]):
         assert a["name"] == b["name"] and a["ok"] == b["ok"] and a.get("events") == b.get("events")
         if a["ok"]:
