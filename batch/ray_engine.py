@@ -135,8 +135,9 @@ class RayEngine:
                 _use_token_if_there()
                 ray.init(address=self.address, **common)
             else:
-                ray.init(num_cpus=self.workers or 2, object_store_memory=LOCAL_OBJECT_STORE_MB * 1024 * 1024,
-                         include_dashboard=False, _node_ip_address="127.0.0.1", **common)
+                # address="local": a new cluster of our own, never one that a `ray start` left on this machine
+                ray.init(address="local", num_cpus=self.workers or 2,
+                         object_store_memory=LOCAL_OBJECT_STORE_MB * 1024 * 1024, include_dashboard=False, _node_ip_address="127.0.0.1", **common)
         except ConnectionError as err:
             raise ValueError(f"--address {self.address}: cannot reach a Ray cluster there ({err})") from None
         return ray, True
