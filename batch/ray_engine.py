@@ -137,7 +137,8 @@ class RayEngine:
             else:
                 # address="local": a new cluster of our own, never one that a `ray start` left on this machine
                 ray.init(address="local", num_cpus=self.workers or 2,
-                         object_store_memory=LOCAL_OBJECT_STORE_MB * 1024 * 1024, include_dashboard=False, _node_ip_address="127.0.0.1", **common)
+                         object_store_memory=LOCAL_OBJECT_STORE_MB * 1024 * 1024, include_dashboard=False,
+                         _node_ip_address="127.0.0.1", **common)
         except ConnectionError as err:
             raise ValueError(f"--address {self.address}: cannot reach a Ray cluster there ({err})") from None
         return ray, True
