@@ -9,6 +9,11 @@ Perception is the slow part, so it runs once per sample whatever the conditions,
 rerun, another condition, or another manifest over the same files costs only fusion. `jobs` > 1 perceives samples in
 that many worker processes; at most a few samples per worker are in flight, and predictions are written as they
 come, so memory stays flat however long the manifest is.
+
+Where perception runs is the engine's business (batch/): the local engine (`jobs` processes on this machine) or Ray
+(`--engine ray`: actors on a cluster). Samples may finish in any order; the report sorts them back, so the same
+manifest gives the same predictions and report on either engine. Each finished sample also gets a line in
+samples_done.jsonl, after its predictions: `--resume` continues a stopped run from there.
 """
 
 from __future__ import annotations
@@ -16,11 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 import time
-from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +31,8 @@ from typing import Callable, Iterable, Iterator, Mapping
 from perception.assets import sha256_of
 from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, as_json, valence_arousal_from_probs
 
+from batch.engine import Engine
+from batch.local import LocalEngine
 from evaluation.manifest import ProblemLog, Sample, SkipTally, iter_manifest, select_samples
 
 # condition name -> fusion modalities (fusion.state.MODALITIES); "audio" is the voice: how it was said
@@ -45,7 +49,6 @@ ALIASES = {"voice": "audio", "text+voice": "text+audio", "text+audio+face": "all
 FACE_FPS = 5.0
 FACE_CROP_MAX_SIDE_PX = 96  # images no larger than this on either side are read as face crops
 CACHE_FORMAT = "empathic-ablation-cache/1"  # bump when what is cached changes meaning
-IN_FLIGHT_PER_JOB = 4  # samples queued per worker: enough to keep it busy, few enough to keep memory flat
 
 
 def cache_dir() -> Path:
@@ -357,38 +360,27 @@ def needed_modalities(conditions: Iterable[str]) -> frozenset[str]:
     return frozenset(m for c in conditions for m in CONDITIONS[c])
 
 
-def _perceive_task(args: tuple[Sample, frozenset[str], Path | None]) -> Perceived:
-    return perceive_sample(*args)
+@dataclass(frozen=True)
+class PerceptionWorker:
+    """Perception as a batch Worker (batch/engine.py): what each engine's worker processes run. The models load on
+    first use and stay loaded for the life of the process (the lru_caches above), so once per worker."""
 
+    modalities: frozenset[str]
+    cache_root: Path | None
 
-def _worker_init() -> None:
-    # each worker gets a fair share of 2 cores; more threads per process only fight each other
-    os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    def setup(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    def __call__(self, sample: Sample) -> Perceived:
+        return perceive_sample(sample, self.modalities, self.cache_root)
 
 
 def perceive_stream(samples: Iterable[Sample], modalities: frozenset[str], jobs: int = 1,
-                    cache_root: Path | None = None) -> Iterator[tuple[Sample, Perceived]]:
-    """(sample, Perceived) in manifest order. jobs > 1: worker processes, at most IN_FLIGHT_PER_JOB samples each
-    queued at a time, so neither the manifest nor the results pile up in memory."""
-    if jobs <= 1:
-        for sample in samples:
-            yield sample, perceive_sample(sample, modalities, cache_root)
-        return
-    import multiprocessing
-
-    # spawn: the workers load their own models; forking a process that holds threads (torch, mediapipe) can hang
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init) as pool:
-        pending: deque = deque()
-        for sample in samples:
-            pending.append((sample, pool.submit(_perceive_task, (sample, modalities, cache_root))))
-            if len(pending) >= jobs * IN_FLIGHT_PER_JOB:
-                done_sample, future = pending.popleft()
-                yield done_sample, future.result()
-        while pending:
-            done_sample, future = pending.popleft()
-            yield done_sample, future.result()
+                    cache_root: Path | None = None, engine: Engine | None = None) -> Iterator[tuple[Sample, Perceived]]:
+    """(sample, Perceived) for every sample, on `engine` (default: the local engine with `jobs` processes, in
+    manifest order; other engines in the order samples finish)."""
+    engine = engine or LocalEngine(jobs=jobs)
+    yield from engine.map(PerceptionWorker(modalities, cache_root), samples)
 
 
 @dataclass(frozen=True)
@@ -405,57 +397,125 @@ class AblationRun:
     perception_s: float
     wall_s: float
     predictions_path: Path
+    engine: str = "local, 1 process"
+    resumed_samples: int = 0  # samples a --resume found finished and did not perceive again
 
 
 # Called per sample after fusion, with the rows of every condition: --responses hangs its replies here.
 SampleHook = Callable[[Sample, Perceived, list[tuple[Prediction, object]]], None]
 
+PREDICTIONS_FILE = "predictions.jsonl"
+# One line per finished sample (id, text source, why modalities were missing, cache hits, seconds), written after
+# the sample's predictions: what --resume trusts, and what the report's counts are summed from.
+LEDGER_FILE = "samples_done.jsonl"
+
+
+class _Tallies:
+    """The per-sample counts of a run, summed as samples finish (or read back from the ledger on --resume)."""
+
+    def __init__(self, modalities: frozenset[str]) -> None:
+        self.missing: dict[str, dict[str, int]] = {m: {} for m in sorted(modalities)}
+        self.text_sources: dict[str, int] = {}
+        self.count = self.cache_hits = 0
+        self.perception_s = 0.0
+
+    def add(self, entry: Mapping) -> None:
+        self.count += 1
+        self.cache_hits += entry["cache_hits"]
+        self.perception_s += entry["seconds"]
+        source = entry["text_source"] or "none"
+        self.text_sources[source] = self.text_sources.get(source, 0) + 1
+        for modality, reason in entry["notes"].items():
+            if modality in self.missing:
+                self.missing[modality][reason] = self.missing[modality].get(reason, 0) + 1
+
+
+def _ledger_entry(perceived: Perceived) -> dict:
+    return {"id": perceived.sample_id, "text_source": perceived.text_source, "notes": perceived.notes,
+            "cache_hits": perceived.cache_hits, "seconds": round(perceived.seconds, 4)}
+
+
+def _keep_finished(out: Path, tallies: _Tallies) -> set[str]:
+    """--resume: the ids the ledger says are finished (their counts added to `tallies`); predictions of any other
+    sample (the one cut off mid-write) are dropped from predictions.jsonl, and a torn last ledger line too."""
+    ledger, predictions = out / LEDGER_FILE, out / PREDICTIONS_FILE
+    done: set[str] = set()
+    if not ledger.exists() or not predictions.exists():
+        return done
+    kept_ledger = ledger.with_name(ledger.name + ".partial")
+    with ledger.open(encoding="utf-8") as inp, kept_ledger.open("w", encoding="utf-8") as keep:
+        for line in inp:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                break  # the line being written when the run stopped
+            if entry["id"] not in done:
+                done.add(entry["id"])
+                tallies.add(entry)
+                keep.write(line)
+    os.replace(kept_ledger, ledger)
+    kept_predictions = predictions.with_name(predictions.name + ".partial")
+    with predictions.open(encoding="utf-8") as inp, kept_predictions.open("w", encoding="utf-8") as keep:
+        for line in inp:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("id") in done:
+                keep.write(line)
+    os.replace(kept_predictions, predictions)
+    return done
+
 
 def run_ablation(manifest: str | os.PathLike, conditions: Iterable[str], out_dir: str | os.PathLike,
                  limit: int | None = None, seed: int = 0, jobs: int = 1, progress: bool = True,
                  use_cache: bool = True, on_sample: SampleHook | None = None,
-                 cache_root: Path | None = None) -> AblationRun:
-    """Perceive each sample once, fuse it under every condition, and stream DIR/predictions.jsonl.
+                 cache_root: Path | None = None, engine: Engine | None = None, resume: bool = False) -> AblationRun:
+    """Perceive each sample once (on `engine`: default the local one with `jobs` processes), fuse it under every
+    condition, and stream DIR/predictions.jsonl, one sample's rows at a time, then its line in the ledger.
+    `resume`: keep what an earlier run in DIR finished and perceive only the rest.
     The cue cache lives in `cache_root` (default cache_dir(): $EMPATHIC_ABLATION_CACHE or the temp folder)."""
-    from tqdm import tqdm
+    from batch.progress import batch_bar, count_lines
 
     conditions = parse_conditions(conditions)
-    if jobs < 1:
-        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    if not Path(manifest).is_file():  # before any engine starts (iter_manifest would say so only once read)
+        raise ValueError(f"{manifest}: no such manifest file")
+    engine = engine or LocalEngine(jobs=jobs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    predictions_path = out / "predictions.jsonl"
+    predictions_path = out / PREDICTIONS_FILE
     problems = ProblemLog()
-    samples = select_samples(iter_manifest(manifest), problems, limit=limit, seed=seed)
     modalities = needed_modalities(conditions)
-    missing: dict[str, dict[str, int]] = {m: {} for m in sorted(modalities)}
-    text_sources: dict[str, int] = {}
-    count = cache_hits = 0
-    perception_s = 0.0
+    tallies = _Tallies(modalities)
+    done = _keep_finished(out, tallies) if resume else set()
+    resumed = tallies.count
+    samples = (s for s in select_samples(iter_manifest(manifest), problems, limit=limit, seed=seed)
+               if s.id not in done)
     started = time.perf_counter()
-    bar = tqdm(desc="ablate", unit="sample", total=limit, disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    with predictions_path.open("w", encoding="utf-8") as handle:
-        stream = perceive_stream(samples, modalities, jobs, (cache_root or cache_dir()) if use_cache else None)
+    total = (limit if limit is not None else count_lines(manifest)) - resumed
+    bar = batch_bar(max(total, 0), "ablate", "sample", enabled=progress)
+    mode = "a" if resume else "w"
+    with predictions_path.open(mode, encoding="utf-8") as handle, \
+            (out / LEDGER_FILE).open(mode, encoding="utf-8") as ledger:
+        stream = perceive_stream(samples, modalities, cache_root=(cache_root or cache_dir()) if use_cache else None,
+                                 engine=engine)
         for sample, perceived in stream:
-            count += 1
-            cache_hits += perceived.cache_hits
-            perception_s += perceived.seconds
-            source = perceived.text_source or "none"
-            text_sources[source] = text_sources.get(source, 0) + 1
-            for modality, reason in perceived.notes.items():
-                if modality in missing:
-                    missing[modality][reason] = missing[modality].get(reason, 0) + 1
             rows = predictions_for(sample, perceived, conditions)
-            for prediction, _ in rows:
-                handle.write(json.dumps(as_json(prediction), ensure_ascii=False, allow_nan=False) + "\n")
+            handle.write("".join(json.dumps(as_json(p), ensure_ascii=False, allow_nan=False) + "\n" for p, _ in rows))
+            handle.flush()
+            entry = _ledger_entry(perceived)
+            ledger.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            ledger.flush()
+            tallies.add(entry)
             if on_sample is not None:
                 on_sample(sample, perceived, rows)
             bar.update(1)
     bar.close()
-    return AblationRun(manifest=str(manifest), conditions=conditions, samples=count, skipped=problems.tally(),
-                       missing=missing, text_sources=text_sources, cache_hits=cache_hits,
-                       perception_s=round(perception_s, 2), wall_s=round(time.perf_counter() - started, 2),
-                       predictions_path=predictions_path)
+    return AblationRun(manifest=str(manifest), conditions=conditions, samples=tallies.count,
+                       skipped=problems.tally(), missing=tallies.missing, text_sources=tallies.text_sources,
+                       cache_hits=tallies.cache_hits, perception_s=round(tallies.perception_s, 2),
+                       wall_s=round(time.perf_counter() - started, 2), predictions_path=predictions_path,
+                       engine=engine.describe(), resumed_samples=resumed)
 
 
 def read_predictions(path: str | os.PathLike) -> Iterator[dict]:

@@ -26,20 +26,23 @@ CONFUSION_PNG = "confusion_matrices.png"
 
 
 def condition_data(predictions_path: Path, conditions: tuple[str, ...]) -> dict[str, ConditionData]:
-    """The labelled predictions of each condition, read back from predictions.jsonl (sample order kept)."""
+    """The labelled predictions of each condition, read back from predictions.jsonl in manifest order (the
+    bootstrap draws by position, and engines may write samples in the order they finish)."""
+    rows = sorted(((row["line"], row["id"], row["condition"], row["valence"], row["valence_gold"], row["arousal"],
+                    row["arousal_gold"], bool(row["evidence"]), row["label"], row["predicted"])
+                   for row in read_predictions(predictions_path) if row["condition"] in conditions),
+                  key=lambda r: (r[0], r[1]))
     data = {c: ConditionData([], [], [], [], [], [], []) for c in conditions}
-    for row in read_predictions(predictions_path):
-        target = data.get(row["condition"])
-        if target is None:
-            continue
-        target.valence_pred.append(row["valence"])
-        target.valence_gold.append(row["valence_gold"])
-        target.arousal_pred.append(row["arousal"])
-        target.arousal_gold.append(row["arousal_gold"])
-        target.evidence.append(bool(row["evidence"]))
-        if row["label"] is not None:
-            target.gold.append(row["label"])
-            target.predicted.append(row["predicted"])
+    for _, _, condition, valence, valence_gold, arousal, arousal_gold, evidence, label, predicted in rows:
+        target = data[condition]
+        target.valence_pred.append(valence)
+        target.valence_gold.append(valence_gold)
+        target.arousal_pred.append(arousal)
+        target.arousal_gold.append(arousal_gold)
+        target.evidence.append(evidence)
+        if label is not None:
+            target.gold.append(label)
+            target.predicted.append(predicted)
     return data
 
 
@@ -60,7 +63,8 @@ def build_report(run: AblationRun, seed: int = 0, command: str = "", responses: 
                     "examples": list(run.skipped.examples)},
         "missing_modalities": run.missing,
         "text_sources": run.text_sources,
-        "timing": {"wall_s": run.wall_s, "perception_s": run.perception_s, "cue_cache_hits": run.cache_hits},
+        "timing": {"wall_s": run.wall_s, "perception_s": run.perception_s, "cue_cache_hits": run.cache_hits,
+                   "engine": run.engine, "resumed_samples": run.resumed_samples},
         "models_sha256_12": models_in_use(),
         **metrics,
     }

@@ -55,3 +55,64 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, which must provide everything a test needs: {reason}"
+
+
+RAY_OBJECT_STORE_BYTES = 150_000_000  # the box is shared: a small store, two CPUs, no dashboard
+RAY_START_TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """A real Ray cluster on this machine (`ray start --head --block`, 2 CPUs, a small object store), its address
+    yielded; every process of it stopped by process id at the end, whatever the tests did. (With
+    ~/.ray/auth_token present Ray asks for that token.)"""
+    import re
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("ray") / "ray_start.log"
+    ray_cli = Path(sys.executable).with_name("ray")
+    # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 keeps the cluster on 127.0.0.1 (else Ray swaps in the machine's address)
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    with log.open("w") as out:
+        head = subprocess.Popen([str(ray_cli), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+                                 f"--port={port}", "--num-cpus=2", f"--object-store-memory={RAY_OBJECT_STORE_BYTES}",
+                                 "--include-dashboard=false", "--disable-usage-stats"],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    processes: list = []
+    try:
+        deadline = time.monotonic() + RAY_START_TIMEOUT_S
+        address = None
+        while address is None:
+            found = re.search(r"--address='([^']+)'", log.read_text())
+            if found:
+                address = found.group(1)
+            elif head.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ray start failed: {log.read_text()[-2000:]}")
+            else:
+                time.sleep(0.5)
+        yield address
+    finally:
+        try:
+            processes = psutil.Process(head.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            processes = []
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
+        for process in processes:  # anything the head's own shutdown missed
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass

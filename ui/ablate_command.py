@@ -19,6 +19,30 @@ import sys
 from ui.respond_command import add_responder_options
 
 CONDITION_NAMES = "text,audio,face,text+audio,text+face,all"
+# Text samples take milliseconds: a Ray task per sample would cost more in messages than in work.
+RAY_SHARD_SAMPLES = 8
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """--engine, --address, --workers: where a batch runs (ablate and replay take these)."""
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local: this machine (default); ray: a Ray cluster (pip install 'empathic-agent[ray]')")
+    parser.add_argument("--address", default=None,
+                        help="with --engine ray: the cluster's head, HOST:PORT (default: a private Ray on 127.0.0.1)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="with --engine ray: worker processes (default: one per CPU of the cluster; 2 privately)")
+
+
+def engine_from_args(args: argparse.Namespace, shard_size: int = 1):
+    """The batch engine the options ask for; a one-line error for options that do not fit together."""
+    from batch.engine import make_engine
+
+    if args.engine != "ray" and (args.address is not None or args.workers is not None):
+        raise ValueError("--address and --workers need --engine ray")
+    if args.engine == "ray" and getattr(args, "jobs", 1) != 1:
+        raise ValueError("--jobs is for the local engine; with --engine ray, --workers says how many")
+    return make_engine(args.engine, jobs=getattr(args, "jobs", 1), address=args.address, workers=args.workers,
+                       shard_size=shard_size)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +54,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="run a seeded random choice of N samples")
     parser.add_argument("--seed", type=int, default=0, help="seed of --limit's choice and of the bootstrap")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for perception (default 1)")
+    add_engine_options(parser)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the samples an earlier run in --out finished; perceive only the rest")
     parser.add_argument("--no-cache", action="store_true", help="perceive everything afresh (no cue cache)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_responder_options(parser)
@@ -115,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
     conditions = parse_conditions(args.conditions)
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    if args.resume and args.responses:
+        raise ValueError("--resume cannot be used with --responses (the replies of the finished samples are not kept)")
+    engine = engine_from_args(args, shard_size=RAY_SHARD_SAMPLES)
     collector = None
     notes: list[str] = []
     if args.responses:
@@ -128,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
         replies_path.unlink(missing_ok=True)
         collector = ReplyCollector(responder, conditions, replies_path)
     result = run_ablation(args.manifest, conditions, args.out, limit=args.limit, seed=args.seed, jobs=args.jobs,
-                          progress=not args.quiet, use_cache=not args.no_cache, on_sample=collector)
+                          progress=not args.quiet, use_cache=not args.no_cache, on_sample=collector,
+                          engine=engine, resume=args.resume)
     for example in result.skipped.examples:
         print(f"{args.manifest}: {example}", file=sys.stderr)
     if result.skipped.total > len(result.skipped.examples):
@@ -162,7 +193,12 @@ def command_line(args: argparse.Namespace, conditions) -> str:
         words += ["--responses", "--backend", args.backend] + (["--model", args.model] if args.model else [])
     if args.limit is not None:
         words += ["--limit", str(args.limit)]
-    words += ["--seed", str(args.seed), "--jobs", str(args.jobs)]
+    words += ["--seed", str(args.seed)]
+    if getattr(args, "engine", "local") == "ray":
+        words += ["--engine", "ray"] + (["--address", args.address] if args.address else []) \
+            + (["--workers", str(args.workers)] if args.workers else [])
+    else:
+        words += ["--jobs", str(args.jobs)]
     return " ".join(shlex.quote(w) for w in words)
 
 
