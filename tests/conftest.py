@@ -12,6 +12,9 @@ import pytest
 # Models come from PyPI packages only: no test may reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Ray clusters the tests start (and their drivers) stay on 127.0.0.1; without this Ray swaps in the machine's own
+# network address. Read once, when ray is first imported, so it is set before any test imports it.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 
@@ -66,7 +69,6 @@ def ray_cluster(tmp_path_factory):
     """A real Ray cluster on this machine (`ray start --head --block`, 2 CPUs, a small object store), its address
     yielded; every process of it stopped by process id at the end, whatever the tests did. (With
     ~/.ray/auth_token present Ray asks for that token.)"""
-    import re
     import signal
     import socket
     import subprocess
@@ -81,7 +83,7 @@ def ray_cluster(tmp_path_factory):
     log = tmp_path_factory.mktemp("ray") / "ray_start.log"
     ray_cli = Path(sys.executable).with_name("ray")
     # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 keeps the cluster on 127.0.0.1 (else Ray swaps in the machine's address)
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
     with log.open("w") as out:
         head = subprocess.Popen([str(ray_cli), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
                                  f"--port={port}", "--num-cpus=2", f"--object-store-memory={RAY_OBJECT_STORE_BYTES}",
@@ -92,9 +94,8 @@ def ray_cluster(tmp_path_factory):
         deadline = time.monotonic() + RAY_START_TIMEOUT_S
         address = None
         while address is None:
-            found = re.search(r"--address='([^']+)'", log.read_text())
-            if found:
-                address = found.group(1)
+            if "Ray runtime started" in log.read_text():
+                address = f"127.0.0.1:{port}"
             elif head.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"ray start failed: {log.read_text()[-2000:]}")
             else:
