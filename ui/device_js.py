@@ -9,8 +9,8 @@ whatever a Gradio version does on unmount.
 
 from __future__ import annotations
 
-START_TIMEOUT_MS = 15000  # the component appears after the server answers the toggle; a loaded box is slow
-RETRY_MS = 5000  # a press that changed nothing in this long is repeated
+START_TIMEOUT_MS = 40000  # the component appears after the server answers the toggle; a loaded box is slow
+RETRY_MS = 10000  # a press that changed nothing in this long is repeated
 
 HEAD = """<script>
 (() => {

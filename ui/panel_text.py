@@ -124,11 +124,11 @@ def fused_lines(snapshot: Mapping[str, Any]) -> list[str]:
     other = [m for m in ("voice", "face") if m in present]
     used = {c.modality for c in getattr(state, "contributions", ()) if getattr(c, "weight", 0) > 0}
     if "text" in present and other and "text" in used and any(m in used for m in other):
-        sides = " and ".join(MODALITY_NAMES[m] for m in other)
+        sides = " and ".join(f"your {MODALITY_NAMES[m]}" for m in other)
         if state.incongruent:
-            lines.append(f"**Words and {sides} disagree:** {state.incongruence or 'they point different ways'}")
+            lines.append(f"**Your words and {sides} disagree:** {state.incongruence or 'they point different ways'}")
         else:
-            lines.append(f"Words and {sides} do not clash")
+            lines.append(f"Your words do not clash with {sides}")
     return lines
 
 

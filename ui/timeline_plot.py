@@ -37,7 +37,8 @@ def render_timeline(events: list[dict]) -> Any:
 
     fig = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI)
     ax = fig.add_subplot(1, 1, 1)
-    states = [e for e in events if e["kind"] == "state"]
+    # A spoken turn's state is dated at the end of its speech, after face states already drawn: sort by time.
+    states = sorted((e for e in events if e["kind"] == "state"), key=lambda e: e["t_s"])
     if states:
         t = [e["t_s"] for e in states]
         for key, color in (("valence", "tab:blue"), ("arousal", "tab:orange")):

@@ -33,7 +33,20 @@ def browser_page_at(url: str, media: dict, viewport: tuple[int, int] = (1400, 16
     if not browser_page.CHROMIUM.exists():
         pytest.fail(f"{browser_page.CHROMIUM} is missing: apt-get install chromium")
     with browser_page.open_page(url, media["y4m"], media["wav"], viewport) as page:
-        yield page
+        try:
+            yield page
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)  # what the page looked like when it failed
+            page.screenshot(path=str(ARTIFACTS / "browser_failure.png"), full_page=True)
+            buttons = page.evaluate("[...document.querySelectorAll('#mic button, #webcam button')]"
+                                    ".map(b => b.className.split(' ')[0] + ': ' + b.textContent.trim())")
+            (ARTIFACTS / "browser_failure.txt").write_text("\n".join(buttons) + "\n")
+            raise
+
+
+def shown_text(page, selector: str) -> str:
+    """The text as shown, with the typographic quotes Gradio's Markdown puts in turned back into plain ones."""
+    return page.locator(selector).inner_text().replace("\u2019", "'").replace("\u2018", "'")
 
 
 def this_browser_session(server, known: set[str], timeout_s: float = 15.0):
@@ -64,8 +77,8 @@ def test_camera_and_microphone_in_one_action_each_give_a_face_reading_a_transcri
         page.locator("#consent-microphone input").check()
         session = this_browser_session(server, known)
         wait_for(lambda: session.consent.allows("camera") and session.consent.allows("microphone"), "consent", 15)
-        wait_for(lambda: session.counters["frames_analyzed"] >= 3, "frames reaching the face model", 30)
-        wait_for(lambda: session.counters["audio_chunks_processed"] >= 4, "audio reaching the session", 30)
+        wait_for(lambda: session.counters["frames_analyzed"] >= 3, "frames reaching the face model", 60)
+        wait_for(lambda: session.counters["audio_chunks_processed"] >= 4, "audio reaching the session", 60)
         assert not page.get_by_text("Record", exact=True).is_visible()
         assert tracks(page, "video") and all(state == "live" for state in tracks(page, "video"))
 
@@ -73,10 +86,10 @@ def test_camera_and_microphone_in_one_action_each_give_a_face_reading_a_transcri
                  "the face panel to show joy", WAIT_S)
         wait_for(lambda: session.report()["transcripts"], "a transcript", WAIT_S)
         heard = session.report()["transcripts"][0]
-        wait_for(lambda: heard in page.locator("#transcript").inner_text(), f"the transcript ({heard!r})", 10)
+        wait_for(lambda: heard in shown_text(page, "#transcript"), f"the transcript ({heard!r})", 10)
         wait_for(lambda: session.counters["replies"] >= 2, "two spoken replies", WAIT_S * 2)
         replies = [turn.reply.text for turn in session.turns if turn.reply is not None and turn.source == "voice"]
-        wait_for(lambda: replies[1] in page.locator("#chat").inner_text(), "the second reply on screen", 30)
+        wait_for(lambda: replies[1] in shown_text(page, "#chat"), "the second reply on screen", 30)
         time.sleep(2.5)  # one more refresh so the timeline plot holds the turns
         ARTIFACTS.mkdir(exist_ok=True)
         SCREENSHOTS.mkdir(exist_ok=True)
@@ -87,7 +100,7 @@ def test_camera_and_microphone_in_one_action_each_give_a_face_reading_a_transcri
         (ARTIFACTS / "spoken_turn_timings.json").write_text(json.dumps(timings, indent=1))
         assert timings, "no spoken turn could be timed from the page"
         for timing in timings:  # the order a person sees: their words, thinking, the reply
-            assert 0 < timing["words_s"] <= timing["whole_reply_s"] < 30
+            assert 0 < timing["words_s"] <= timing["thinking_s"] <= timing["whole_reply_s"]
             assert timing["first_word_s"] <= timing["whole_reply_s"]
         # the chat never showed a reply's words and then took them back
         history = page.evaluate("window.__watch.chat.map(x => x[1])")

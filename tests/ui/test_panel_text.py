@@ -62,7 +62,7 @@ def test_a_confident_reading_heads_the_panel_with_its_label():
     assert isinstance(value, dict) and max(value, key=value.get) == "anger"
     lines = panel_text.fused_lines(shot)
     assert lines[0].startswith("**Overall:** anger")
-    assert "do not clash" in lines[-1]  # both sides have a reading: the claim is allowed
+    assert lines[-1] == "Your words do not clash with your face"  # both sides have a reading: the claim is allowed
 
 
 def test_low_confidence_shows_not_sure_instead_of_a_big_label():
@@ -97,7 +97,7 @@ def test_disagreement_names_both_sides():
         assert "disagree" in panel_text.fused_lines(shot)[-1]
     shot = snapshot({"text": words("joy", 0.9, 0.9), "face": face("sadness", 0.9, 0.9)})
     assert shot["state"].incongruent
-    assert "**Words and face disagree:**" in panel_text.fused_lines(shot)[-1]
+    assert "**Your words and your face disagree:**" in panel_text.fused_lines(shot)[-1]
 
 
 def test_a_flat_voice_reading_is_not_sure_rather_than_a_label():
@@ -163,3 +163,9 @@ def test_a_sentence_read_by_the_real_text_model_never_heads_the_panel_with_anoth
         assert max(value, key=value.get) == max(latest.probs, key=latest.probs.get)
     text = panel_text.details_markdown(shot)
     assert "agree" not in text and "clash" not in text and "happy" not in text.split("**Why:**")[1].split("  \n")[0]
+
+
+def test_timeline_draws_states_in_time_order():
+    events = [{"kind": "state", "t_s": t_s, "valence": 0.1 * t_s, "arousal": 0.0} for t_s in (1.0, 2.0, 1.5)]
+    xs = [x for x in render_timeline(events).axes[0].lines[0].get_xdata() if x == x]
+    assert xs == sorted(xs)
