@@ -80,7 +80,8 @@ def open_page(url: str, y4m: Path, wav: Path, viewport: tuple[int, int] = (1400,
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium")
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-quic", "--autoplay-policy=no-user-gesture-required",
+            "--disable-component-update", "--disable-sync", "--disable-quic",
+            "--autoplay-policy=no-user-gesture-required",
             "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
             f"--use-file-for-fake-video-capture={y4m}", f"--use-file-for-fake-audio-capture={wav}"]
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 START_TIMEOUT_MS = 40000  # the component appears after the server answers the toggle; a loaded box is slow
 RETRY_MS = 10000  # a press that changed nothing in this long is repeated
+SETTLE_MS = 1500  # a component just shown is left this long before its buttons are pressed
 
 HEAD = """<script>
 (() => {
@@ -41,9 +42,13 @@ HEAD = """<script>
       pressed[name] = Date.now();
       button.click();
     };
+    let seenAt = null;
     const step = () => {
       const root = document.getElementById(which === 'camera' ? 'webcam' : 'mic');
-      if (root) {
+      if (root && seenAt === null) seenAt = Date.now();
+      // A press right after the component mounts can race the set-up of its stream (its first request is aborted
+      // and nothing is sent): give it SETTLE_MS first.
+      if (root && Date.now() - seenAt >= %(settle)d) {
         if (which === 'camera') {
           const capture = root.querySelector('button.capture-button');
           if (capture && capture.textContent.includes('Stop')) return resolve(true);
@@ -60,7 +65,7 @@ HEAD = """<script>
     step();
   });
 })();
-</script>""" % {"timeout": START_TIMEOUT_MS, "retry": RETRY_MS}
+</script>""" % {"timeout": START_TIMEOUT_MS, "retry": RETRY_MS, "settle": SETTLE_MS}
 
 # Gradio's own stream buttons are hidden: the consent toggle starts and stops the device.
 CSS = """

@@ -122,8 +122,9 @@ def build_live_tab(server: Any) -> dict:
             return handler
 
         def show_device(value: bool):
-            # Hidden, the component is unmounted and Gradio stops its stream; value None clears what it showed.
-            return gr.update(visible=bool(value), value=None), gr.update(visible=not value)
+            # Hidden, the component is unmounted (what it showed goes with it) and Gradio stops its stream. Its
+            # value is left alone: an update of it while the stream starts aborts the stream's first request.
+            return gr.update(visible=bool(value)), gr.update(visible=not value)
 
         for box, name, component, placeholder in ((camera, "camera", webcam, camera_off),
                                                   (microphone, "microphone", mic, mic_off)):

@@ -154,7 +154,8 @@ def test_with_the_camera_off_the_server_analyses_no_frame(served, browser_media)
     with browser_page_at(url, browser_media) as page:
         page.locator("#consent-microphone input").check()  # microphone yes, camera no
         session = this_browser_session(server, known)
-        wait_for(lambda: session.counters["replies"] >= 1, "a spoken reply", WAIT_S)
+        wait_for(lambda: session.counters["audio_chunks_processed"] >= 4, "audio reaching the session", 60)
+        wait_for(lambda: session.counters["replies"] >= 1, f"a spoken reply ({session.counters})", WAIT_S * 2)
         assert "camera off" in page.locator("#details").inner_text().lower()
         assert tracks(page, "video") == []  # the page never opened the camera
     counters = session.counters
@@ -178,7 +179,8 @@ def test_replay_and_ablation_tabs_run_the_bundled_samples_in_one_click(served, b
         page.screenshot(path=str(SCREENSHOTS / "tab_replay.png"), full_page=True)
 
         page.get_by_role("tab", name="Ablation").click()
-        page.locator("#ablation-run").evaluate("b => b.click()")  # no manifest chosen: one line, no badges
+        page.get_by_text("Or your own manifest").click()
+        page.locator("#ablation-run").click()  # no manifest chosen: one line, no badges
         wait_for(lambda: "Could not run" in page.locator("#ablation-summary").inner_text(), "the error line", 30)
         assert page.locator(".error").count() == 0
         page.locator("#ablation-sample").click()
