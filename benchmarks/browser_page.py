@@ -64,7 +64,7 @@ WATCH_SCRIPT = """
   let last = null;
   setInterval(() => {
     const chat = document.getElementById('chat');
-    const text = chat ? chat.innerText.replace(/[\u2018\u2019]/g, "'") : '';  // Markdown's curly quotes
+    const text = chat ? chat.innerText.replace(/[\u2018\u2019]/g, "'").replace(/[\u201c\u201d]/g, '"') : '';
     if (text !== last) { last = text; watch.chat.push([performance.now(), text]); }
   }, %(sample)d);
 })();

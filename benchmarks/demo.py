@@ -141,6 +141,10 @@ def browser_turns(server, url: str, turns: int) -> dict[str, float]:
             browser_page.wait_for(lambda: replies[turns - 1] in page.locator("#chat").inner_text(),
                                   "the last reply on screen", 20)
             timings = browser_page.spoken_turn_timings(page, session.turns[0].text, replies[:turns], THINKING)
+        # The looping microphone queued more turns: drop them and let a reply being written finish, so the LLM is
+        # not closed under a running generation.
+        session.set_consent("microphone", False)
+        session.wait_idle(120.0)
 
     def median(key: str) -> float:
         values = [t[key] for t in timings if t[key] == t[key]]
