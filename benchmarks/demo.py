@@ -6,7 +6,11 @@
 - speech_end_to_reply_s_median: from the last sample of speech reaching the server to the full reply written
   (it includes the END_OF_SPEECH_SILENCE_S wait that tells the end of a turn from a pause);
 - reply_writing_s_median: the part of that spent by the responder (appraisal and LLM), for where the time goes;
-- app_rss_mb: resident memory of the running app (models loaded, Gradio serving, after the turns).
+- app_rss_mb: resident memory of the running app (models loaded, Gradio serving, after the turns);
+- browser_*: the same app in headless Chromium with the fake camera and microphone, both turned on by their consent
+  toggles as a person would: from the end of the fake microphone's speech (its level, read inside the page) to the
+  person's words on screen, to the reply's first word and to the whole reply on screen (medians over the turns;
+  the reply appears whole once the reply check has passed, so its first word and the whole reply come together).
 
     .venv/bin/python -c "from benchmarks import demo; print(bench_demo.run())"     # or: empathic bench --only demo
 """
@@ -108,9 +112,49 @@ def run(quick: bool = False) -> dict[str, float]:
         "demo_app_rss_mb": round(rss_mb(), 1),
     }
     session.close()
+    figures.update(browser_turns(server, app.local_url, turns=2 if quick else 4))
     app.close()
     server.close()
     return figures
+
+
+def browser_turns(server, url: str, turns: int) -> dict[str, float]:
+    """Spoken turns in the real browser, timed from inside the page (benchmarks/browser_page.py)."""
+    from benchmarks import browser_page
+    from ui.panel_text import THINKING
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "samples"))
+    import make_browser_samples as media
+
+    with tempfile.TemporaryDirectory() as tmp:
+        y4m = media.make_face_y4m(Path(tmp) / "face.y4m")
+        wav = media.make_speech_wav(Path(tmp) / "speech.wav")
+        known = set(server.sessions)
+        with browser_page.open_page(url, y4m, wav) as page:
+            page.locator("#consent-camera input").check()
+            page.locator("#consent-microphone input").check()
+            browser_page.wait_for(lambda: set(server.sessions) - known, "the browser's session", 30)
+            session = server.sessions[next(iter(set(server.sessions) - known))]
+            browser_page.wait_for(lambda: session.counters["replies"] >= turns, f"{turns} spoken replies",
+                                  60.0 + 20.0 * turns)
+            replies = [t.reply.text for t in session.turns if t.reply is not None and t.source == "voice"]
+            browser_page.wait_for(lambda: replies[turns - 1] in page.locator("#chat").inner_text(),
+                                  "the last reply on screen", 20)
+            timings = browser_page.spoken_turn_timings(page, session.turns[0].text, replies[:turns], THINKING)
+        # The looping microphone queued more turns: drop them and let a reply being written finish, so the LLM is
+        # not closed under a running generation.
+        session.set_consent("microphone", False)
+        session.wait_idle(120.0)
+
+    def median(key: str) -> float:
+        values = [t[key] for t in timings if t[key] == t[key]]
+        return round(statistics.median(values), 3) if values else float("nan")
+
+    return {"demo_browser_speech_end_to_words_s_median": median("words_s"),
+            "demo_browser_speech_end_to_thinking_s_median": median("thinking_s"),
+            "demo_browser_speech_end_to_first_word_s_median": median("first_word_s"),
+            "demo_browser_speech_end_to_whole_reply_s_median": median("whole_reply_s"),
+            "demo_browser_turns_timed": float(len(timings))}
 
 
 if __name__ == "__main__":

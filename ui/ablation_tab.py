@@ -83,43 +83,67 @@ def run_for_ui(manifest: str | None, conditions: Sequence[str], limit: float | N
     return (summary_markdown(report), existing(BAR_CHART_PNG), existing(CONFUSION_PNG), str(paths["html"]), report)
 
 
+SAMPLE_CONDITIONS = ("text", "audio", "text+audio", "face")
+
+
 def build_ablation_tab(manifest_dirs: Sequence[Path] | None = None, out_root: Path | None = None) -> dict:
     """The Ablation tab, built inside an open gr.Blocks; returns its components by name (for tests and wiring)."""
     import gradio as gr
 
     folders = list(manifest_dirs) if manifest_dirs is not None else manifest_dirs_from_env()
-    with gr.Tab("Ablation", elem_id="ablation-tab"):
-        gr.Markdown("Text-only against multimodal on a labelled manifest (JSON Lines: id, text, audio, video, image, "
-                    "label, valence, arousal, context, reference_reply). The same run as `empathic ablate`.")
-        with gr.Row():
-            choice = gr.Dropdown(list_manifests(folders), label="manifest", allow_custom_value=False,
-                                 elem_id="ablation-manifest", scale=3)
-            upload = gr.File(label="or upload one (.jsonl, absolute media paths)", file_types=[".jsonl"],
-                             elem_id="ablation-upload", scale=2)
-        with gr.Row():
-            conditions = gr.CheckboxGroup(list(CONDITIONS), value=["text", "audio", "text+audio"],
-                                          label="conditions", elem_id="ablation-conditions")
-            limit = gr.Number(DEFAULT_LIMIT, label="samples (seeded choice; empty: all)", precision=0,
-                              elem_id="ablation-limit")
-            seed = gr.Number(0, label="seed", precision=0, elem_id="ablation-seed")
-        start = gr.Button("Run the ablation", variant="primary", elem_id="ablation-run")
+    with gr.Tab("Ablation", id="ablation", elem_id="ablation-tab"):
+        gr.Markdown("Text-only against multimodal on labelled examples: each condition lets fusion use only some "
+                    "modalities, and the table says how often each got the label right. The same run as "
+                    "`empathic ablate`.")
+        sample = gr.Button("Run it on the bundled samples (5 spoken clips and a face, about a minute)",
+                           variant="primary", elem_id="ablation-sample")
+        with gr.Accordion("Or your own manifest", open=False):
+            gr.Markdown("A manifest is JSON Lines: one example a line with `id`, `label` and any of `text`, `audio`, "
+                        "`video`, `image` (`python -m evaluation.make_manifests --out DIR` writes them for the "
+                        "development data; set `EMPATHIC_MANIFESTS=DIR` to list them here).")
+            with gr.Row():
+                choice = gr.Dropdown(list_manifests(folders), label="manifest", allow_custom_value=False,
+                                     elem_id="ablation-manifest", scale=3)
+                upload = gr.File(label="or upload one (.jsonl, absolute media paths)", file_types=[".jsonl"],
+                                 elem_id="ablation-upload", scale=2)
+            with gr.Row():
+                conditions = gr.CheckboxGroup(list(CONDITIONS), value=["text", "audio", "text+audio"],
+                                              label="conditions", elem_id="ablation-conditions")
+                limit = gr.Number(DEFAULT_LIMIT, label="samples (seeded choice; empty: all)", precision=0,
+                                  elem_id="ablation-limit")
+                seed = gr.Number(0, label="seed", precision=0, elem_id="ablation-seed")
+            start = gr.Button("Run the ablation on this manifest", elem_id="ablation-run")
         summary = gr.Markdown("", elem_id="ablation-summary")
-        with gr.Row():
-            bars = gr.Image(label="macro-F1 by condition (95% intervals)", type="filepath", elem_id="ablation-bars")
-            confusions = gr.Image(label="confusion matrices", type="filepath", elem_id="ablation-confusions")
+        bars = gr.Image(label="macro-F1 by condition (95% intervals)", type="filepath", elem_id="ablation-bars",
+                        height=380)
+        confusions = gr.Image(label="confusion matrices", type="filepath", elem_id="ablation-confusions")
         html_file = gr.File(label="report.html", elem_id="ablation-html")
-        report_json = gr.JSON(label="report.json", elem_id="ablation-json")
+        with gr.Accordion("report.json", open=False):
+            report_json = gr.JSON(label="report.json", elem_id="ablation-json")
+
+        def answer(manifest: str | None, picked: Sequence[str], n: float | None, s: float | None):
+            try:
+                return run_for_ui(manifest, picked, n, s, out_root)
+            except Exception as err:  # one line in plain words; the other outputs emptied, no badge on each
+                text = str(err).strip()
+                return (f"**Could not run the ablation:** {text.splitlines()[0] if text else type(err).__name__}",
+                        None, None, None, None)
 
         def on_run(chosen: str | None, uploaded, picked: list[str], n: float | None, s: float | None,
                    progress=gr.Progress(track_tqdm=True)):
             manifest = uploaded if isinstance(uploaded, str) and uploaded else chosen
-            try:
-                return run_for_ui(manifest, picked, n, s, out_root)
-            except ValueError as err:
-                raise gr.Error(str(err).splitlines()[0]) from None
+            return answer(manifest, picked, n, s)
 
-        start.click(on_run, inputs=[choice, upload, conditions, limit, seed],
-                    outputs=[summary, bars, confusions, html_file, report_json], api_name="ablation_run")
+        def on_sample(progress=gr.Progress(track_tqdm=True)):
+            from ui.bundled_samples import write_sample_manifest
+
+            manifest = write_sample_manifest(Path(tempfile.mkdtemp(prefix="ablation_samples_", dir=out_root)))
+            return answer(str(manifest), SAMPLE_CONDITIONS, None, 0)
+
+        outputs = [summary, bars, confusions, html_file, report_json]
+        start.click(on_run, inputs=[choice, upload, conditions, limit, seed], outputs=outputs,
+                    api_name="ablation_run")
+        sample.click(on_sample, inputs=None, outputs=outputs, api_name="ablation_sample")
     return {"manifest": choice, "upload": upload, "conditions": conditions, "limit": limit, "seed": seed,
-            "run": start, "summary": summary, "bars": bars, "confusions": confusions, "html": html_file,
-            "report": report_json}
+            "run": start, "sample": sample, "summary": summary, "bars": bars, "confusions": confusions,
+            "html": html_file, "report": report_json}

@@ -149,7 +149,7 @@ def build_evaluate_tab(run_dirs: Sequence[Path] | None = None) -> dict:
 
     folders = list(run_dirs) if run_dirs is not None else run_dirs_from_env()
     likert_choices = [1, 2, 3, 4, 5]
-    with gr.Tab("Evaluate", elem_id="evaluate-tab"):
+    with gr.Tab("Evaluate", id="evaluate", elem_id="evaluate-tab"):
         gr.Markdown("Blind rating of two reply configurations on the same conversations (a run written by "
                     "`empathic evaluate MANIFEST --a CONFIG --b CONFIG --out DIR`). You do not see which "
                     "configuration wrote which reply. Ratings are saved as you go, under the name you type; come "

@@ -16,6 +16,7 @@ from typing import Any
 
 from ui.recorder import data_dir as default_data_dir
 from ui.recorder import list_sessions, session_dir
+from ui.bundled_samples import SAMPLE_SESSION, plain_note, session_from_upload
 from ui.replay import MEDIA_SUFFIXES, MODALITIES
 
 
@@ -28,33 +29,42 @@ def session_choices(data_dir: Path) -> list[tuple[str, str]]:
     return choices
 
 
-def run_for_ui(models: Any, data_dir: Path, session_id: str | None, uploaded: str | None, without: list[str],
-               out_root: Path | None = None) -> tuple[str, str | None, str, str | None]:
-    """(summary markdown, timeline png path, report html, report.html path). ValueError/MediaError for bad input."""
+def run_for_ui(models: Any, data_dir: Path, session_id: str | None, uploaded: str | list[str] | None,
+               without: list[str], out_root: Path | None = None,
+               path: Path | None = None) -> tuple[str, str | None, str, str | None]:
+    """(summary markdown, timeline png path, report html, report.html path). ValueError/MediaError for bad input.
+    `path` replays that folder or file directly (the bundled sample); else an upload (a media file, a zip of a
+    session or the files of a session folder), else the stored session picked."""
     from ui.replay import diff_lines, replay
 
-    if uploaded:
-        path = Path(uploaded)
-        diff = False
-    elif session_id:
+    work = Path(tempfile.mkdtemp(prefix="empathic-replay-", dir=out_root))
+    if path is None and uploaded:
+        path = session_from_upload([uploaded] if isinstance(uploaded, str) else list(uploaded), work / "upload")
+    elif path is None and session_id:
         path = session_dir(data_dir, session_id)
         if not path.is_dir():
             raise ValueError(f"no stored session {session_id!r}")
-        diff = (path / "events.jsonl").is_file()
-    else:
-        raise ValueError("pick a stored session or upload a video or audio file")
-    out = Path(tempfile.mkdtemp(prefix="empathic-replay-", dir=out_root))
+    elif path is None:
+        raise ValueError("pick a stored session or the sample session, or upload a session or a video or audio file")
+    diff = path.is_dir() and (path / "events.jsonl").is_file()
+    out = work / "out"
     result = replay(path, out, models, without=without or (), diff=diff, progress=True)
     s = result.summary
-    lines = [f"**Replayed {s['media_s']:.1f} s** of {path.name} in {s['wall_s']:.1f} s "
+    name = "the sample session" if path == SAMPLE_SESSION else path.name
+    lines = [f"**Replayed {s['media_s']:.1f} s** of {name} in {s['wall_s']:.1f} s "
              f"({s['x_real_time']:.1f}x real time): {s['turns']} turns, {s['events']} events."]
-    lines += [f"- note: {p}" for p in s["problems"]]
+    lines += [f"- {plain_note(p)}" for p in s["problems"]]
     if result.diff is not None:
-        lines.append("```\n" + "\n".join(diff_lines(result.diff)) + "\n```")
+        lines.append("Compared with what was recorded:\n```\n" + "\n".join(diff_lines(result.diff)) + "\n```")
     html = result.report_path.read_text(encoding="utf-8")
     body = html[html.find("<body>") + len("<body>"):html.rfind("</body>")] if "<body>" in html else html
     png = out / "timeline.png"
     return "\n".join(lines), str(png) if png.exists() else None, body, str(result.report_path)
+
+
+def one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def build_replay_tab(models: Any, data_dir: str | Path | None = None, out_root: Path | None = None) -> dict:
@@ -62,36 +72,52 @@ def build_replay_tab(models: Any, data_dir: str | Path | None = None, out_root: 
     import gradio as gr
 
     folder = default_data_dir(data_dir)
-    with gr.Tab("Replay", elem_id="replay-tab"):
-        gr.Markdown("Replay a stored session, or any video or audio file, through the same pipeline as the live "
-                    "demo, on this computer. The same report as `empathic replay`.")
-        with gr.Row():
-            stored = gr.Dropdown(session_choices(folder), label=f"stored session (in {folder})", value=None,
-                                 allow_custom_value=False, elem_id="replay-session", scale=3)
-            refresh = gr.Button("Refresh the list", scale=1, elem_id="replay-refresh")
-            upload = gr.File(label="or upload a file", file_types=list(MEDIA_SUFFIXES), type="filepath",
-                             elem_id="replay-upload", scale=2)
-        without = gr.CheckboxGroup(list(MODALITIES), value=[], label="switch off", elem_id="replay-without")
-        start = gr.Button("Replay", variant="primary", elem_id="replay-run")
+    with gr.Tab("Replay", id="replay", elem_id="replay-tab"):
+        gr.Markdown("Replay a recorded session, or any video or audio file, through the same pipeline as the live "
+                    "demo, on this computer, and read the same report as `empathic replay`.")
+        sample = gr.Button("Replay the sample session (a face, three spoken turns)", variant="primary",
+                           elem_id="replay-sample")
+        with gr.Accordion("Or your own: a stored session, a session folder or zip, a video or audio file",
+                          open=False):
+            with gr.Row():
+                stored = gr.Dropdown(session_choices(folder), label=f"stored session (in {folder})", value=None,
+                                     allow_custom_value=False, elem_id="replay-session", scale=3)
+                refresh = gr.Button("Refresh the list", scale=1, elem_id="replay-refresh")
+            with gr.Row():
+                upload = gr.File(label="a video or audio file, or a zip of a session", file_count="single",
+                                 file_types=[*MEDIA_SUFFIXES, ".zip"], type="filepath", elem_id="replay-upload")
+                upload_folder = gr.File(label="or a session folder", file_count="directory", type="filepath",
+                                        elem_id="replay-upload-folder")
+            without = gr.CheckboxGroup(list(MODALITIES), value=[], label="switch off", elem_id="replay-without")
+            start = gr.Button("Replay what I chose", elem_id="replay-run")
         summary = gr.Markdown("", elem_id="replay-summary")
-        timeline = gr.Image(label="timeline", type="filepath", elem_id="replay-timeline")
+        timeline = gr.Image(label="timeline", type="filepath", elem_id="replay-timeline", show_label=True)
         report_file = gr.File(label="report.html", elem_id="replay-report-file")
         report_html = gr.HTML("", elem_id="replay-report")
 
         def on_refresh():
             return gr.update(choices=session_choices(folder), value=None)
 
-        def on_run(session_id: str | None, uploaded: str | None, off: list[str],
-                   progress=gr.Progress(track_tqdm=True)):
+        def answer(run: Any):
             try:
-                text, png, html, path = run_for_ui(models, folder, session_id, uploaded, off, out_root)
-            except Exception as err:  # bad input is said in one line on screen
-                raise gr.Error(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__) \
-                    from None
+                text, png, html, path = run()
+            except Exception as err:  # bad input: one line in plain words, the other outputs emptied
+                return f"**Could not replay:** {one_line(err)}", None, None, ""
             return text, png, path, html
 
+        def on_run(session_id: str | None, uploaded: str | None, uploaded_folder: list[str] | None, off: list[str],
+                   progress=gr.Progress(track_tqdm=True)):
+            chosen = uploaded or uploaded_folder or None
+            return answer(lambda: run_for_ui(models, folder, session_id, chosen, off, out_root))
+
+        def on_sample(progress=gr.Progress(track_tqdm=True)):
+            return answer(lambda: run_for_ui(models, folder, None, None, [], out_root, path=SAMPLE_SESSION))
+
+        outputs = [summary, timeline, report_file, report_html]
         refresh.click(on_refresh, inputs=None, outputs=[stored], api_visibility="private")
-        start.click(on_run, inputs=[stored, upload, without], outputs=[summary, timeline, report_file, report_html],
+        start.click(on_run, inputs=[stored, upload, upload_folder, without], outputs=outputs,
                     api_name="replay_run")
-    return {"session": stored, "refresh": refresh, "upload": upload, "without": without, "run": start,
-            "summary": summary, "timeline": timeline, "report_file": report_file, "report": report_html}
+        sample.click(on_sample, inputs=None, outputs=outputs, api_name="replay_sample")
+    return {"session": stored, "refresh": refresh, "upload": upload, "upload_folder": upload_folder,
+            "without": without, "run": start, "sample": sample, "summary": summary, "timeline": timeline,
+            "report_file": report_file, "report": report_html}

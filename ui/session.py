@@ -159,7 +159,9 @@ class LiveSession:
         self.events: deque[dict] = deque(maxlen=MAX_EVENTS)
         self.turns: list[Turn] = []
         self.chat: list[dict[str, str]] = []  # {"role": "user"|"assistant", "content": ...}
-        self.partial_reply: str = ""  # the reply being written, for streaming to the screen
+        self.partial_reply: str = ""  # the reply being written (the screen shows only the checked reply)
+        self.pending_user_text: str = ""  # what the person said, shown as soon as ASR knows it, before the turn
+        self.replying = False  # a reply is being worked out (the screen shows "thinking")
         self.problems: list[str] = []
         self.version = 0  # bumped on every change the UI would show
         self.last_face: FaceCues | None = None
@@ -247,12 +249,14 @@ class LiveSession:
             if name == "camera":
                 self.last_face = None
                 self._drop_events("face")
+                self._drop_states_since_consent("camera")  # fused states that used the face are face data too
                 analyzer, self._face_analyzer = self._face_analyzer, None
             elif name == "microphone":
                 self._audio = np.zeros(0, dtype=np.float32)
                 self._audio_t0_s = None
                 self._resampler = None  # it holds the last few milliseconds of audio too
                 self.last_prosody = None
+                self.pending_user_text = ""
                 self._drop_events("voice")
                 if self.models.new_speaker_baseline:  # the voice baseline is a summary of this person's voice
                     self._baseline = self.models.new_speaker_baseline()
@@ -273,6 +277,22 @@ class LiveSession:
                 _close(analyzer)
         with self._lock:
             self.state = _tracker_state(self._tracker, self.now_s()) if self._tracker is not None else None
+            state = self.state
+        if state is not None and state.confidence > 0:  # the timeline shows the state without it from now on
+            self._event("state", self.now_s(), label=state.label, probs=state.probs, valence=state.valence,
+                        arousal=state.arousal, confidence=state.confidence, incongruent=state.incongruent,
+                        why=state.why)
+
+    def _drop_states_since_consent(self, name: str) -> None:
+        """Drop the fused states since `name` was last granted (the caller holds the lock)."""
+        granted = [e["t_s"] for e in self.events if e["kind"] == "consent" and e.get("name") == name
+                   and e.get("granted")]
+        if not granted:
+            return
+        since_s = granted[-1]
+        kept = [e for e in self.events if not (e["kind"] == "state" and e["t_s"] >= since_s)]
+        self.events.clear()
+        self.events.extend(kept)
 
     def _drop_events(self, kind: str) -> None:
         kept = [e for e in self.events if e["kind"] != kind]
@@ -487,6 +507,8 @@ class LiveSession:
         if not text:
             return None
         transcript = _shift_transcript(transcripts, text, t_start_s, t_end_s)
+        with self._lock:
+            self.pending_user_text = text  # on screen now, while prosody, fusion and the reply are worked out
         self._event("transcript", t_end_s, text=text, t_start_s=t_start_s, t_end_s=t_end_s)
         prosody = None
         if self.models.extract_prosody is not None and self.consent.allows("microphone"):
@@ -555,6 +577,8 @@ class LiveSession:
                             source=source, text=text)  # the words too: a typed turn has no transcript event
             with self._lock:
                 self.chat.append({"role": "user", "content": text})
+                self.pending_user_text = ""
+                self.replying = True
                 self.partial_reply = ""
                 self.counters["turns"] += 1
                 self.version += 1
@@ -589,6 +613,7 @@ class LiveSession:
             speech_end_to_reply_s = time.perf_counter() - ended_at if ended_at is not None else None
             with self._lock:
                 self.partial_reply = ""
+                self.replying = False
                 if reply is not None:
                     self.chat.append({"role": "assistant", "content": reply.text})
                     self.counters["replies"] += 1
@@ -660,6 +685,8 @@ class LiveSession:
                 "views": views,
                 "chat": [dict(m) for m in self.chat],
                 "partial_reply": self.partial_reply,
+                "pending_user_text": self.pending_user_text,
+                "replying": self.replying,
                 "busy": self.busy_turns > 0,
                 "problems": list(self.problems),
                 "transcripts": [e["text"] for e in self.events if e["kind"] == "transcript"],

@@ -164,3 +164,27 @@ def test_the_ablation_tab_runs_a_manifest_through_the_app(tmp_path, samples_dir,
     assert "| text | 2 |" in summary and "1 lines skipped" in summary and "line 3: duplicate_id" in summary
     assert report["conditions"]["face"]["n"] == 2 and Path(bars).exists() and Path(confusions).exists()
     assert "data:image/png;base64," in Path(html_path).read_text()
+
+
+@pytest.mark.slow
+def test_the_ablation_tab_runs_the_bundled_samples_in_one_click_and_says_an_error_in_one_line(tmp_path,
+                                                                                             isolated_cache):
+    import gradio as gr
+    from gradio_client import Client
+
+    from ui.ablation_tab import build_ablation_tab
+
+    with gr.Blocks() as app:
+        build_ablation_tab([], out_root=tmp_path)
+    app.queue()
+    app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
+    try:
+        client = Client(app.local_url, verbose=False)
+        summary, bars, confusions, html_path, report = client.predict(api_name="/ablation_sample")
+        failed = client.predict(None, None, ["text"], 10, 0, api_name="/ablation_run")
+    finally:
+        app.close()
+    assert "bundled_samples.jsonl" in summary and "| text+audio | 6 |" in summary and "| face | 6 |" in summary
+    assert report["labelled"] == 6 and Path(bars).exists() and Path(confusions).exists()
+    assert failed[0] == "**Could not run the ablation:** choose or upload a manifest first"
+    assert all(value is None for value in failed[1:])

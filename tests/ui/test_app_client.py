@@ -57,7 +57,7 @@ def test_recording_turn_transcribes_and_replies(served, browser_media):
     url, server = served
     client = Client(url, verbose=False)
     chat, heard = client.predict(handle_file(str(browser_media["wav"])), api_name="/recording_turn")
-    assert chat == [] and "nothing yet" in heard  # no microphone consent: not even transcribed
+    assert chat == [] and "microphone off" in heard  # no microphone consent: not even transcribed
     client.predict(True, api_name="/consent_microphone")
     chat, heard = client.predict(handle_file(str(browser_media["wav"])), api_name="/recording_turn")
     said = chat_texts(chat)[0][1]

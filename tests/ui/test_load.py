@@ -85,18 +85,18 @@ def test_uploads_over_the_limits_get_one_clear_line(served, tmp_path, monkeypatc
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    import ui.app
+    import ui.live_tab
 
     url, server = served
     client = Client(url, verbose=False)
     client.predict(True, api_name="/consent_microphone")
     with pytest.raises(AppError) as raised:
-        client.predict(handle_file(str(silent_wav(tmp_path / "long_talk.wav", ui.app.MAX_RECORDING_S + 5))),
+        client.predict(handle_file(str(silent_wav(tmp_path / "long_talk.wav", ui.live_tab.MAX_RECORDING_S + 5))),
                        api_name="/recording_turn")
     message = str(raised.value).strip()
-    assert "long_talk.wav" in message and f"longer than {ui.app.MAX_RECORDING_S:.0f} s" in message
+    assert "long_talk.wav" in message and f"longer than {ui.live_tab.MAX_RECORDING_S:.0f} s" in message
     assert "\n" not in message and "iter_audio_windows" not in message
-    monkeypatch.setattr(ui.app, "MAX_UPLOAD_MB", 1)
+    monkeypatch.setattr(ui.live_tab, "MAX_UPLOAD_MB", 1)
     with pytest.raises(AppError) as raised:
         client.predict(handle_file(str(silent_wav(tmp_path / "big.wav", 70))), api_name="/recording_turn")  # ~1.1 MB
     message = str(raised.value).strip()

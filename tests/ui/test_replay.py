@@ -267,3 +267,25 @@ def test_the_replay_tab_lists_stored_sessions_and_replays_an_upload(quick_models
         run_for_ui(quick_models, data, "../etc", None, [])
     with pytest.raises(ValueError, match="pick a stored session"):
         run_for_ui(quick_models, data, None, None, [])
+
+
+def test_the_replay_tab_replays_a_session_given_as_a_zip_or_as_the_files_of_a_folder(quick_models, tmp_path):
+    import zipfile
+
+    from ui.replay_tab import run_for_ui
+
+    archive = tmp_path / "my_session.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for file in ("meta.json", "consent.jsonl", "events.jsonl", "audio.wav"):  # no video.mp4: camera was off
+            zipped.write(SAMPLE_SESSION / file, f"session_demo/{file}")
+    text, png, html, report = run_for_ui(quick_models, tmp_path, None, str(archive), ["face"], out_root=tmp_path)
+    assert "Replayed" in text and "This session has no video" in text and "missing" not in text
+    assert "Compared with what was recorded" in text
+    # the files of a folder, as Gradio hands them over: each in a folder of its own
+    uploaded = []
+    for n, file in enumerate(("meta.json", "events.jsonl", "video.mp4")):
+        (tmp_path / f"up{n}").mkdir()
+        shutil.copy(SAMPLE_SESSION / file, tmp_path / f"up{n}" / file)
+        uploaded.append(str(tmp_path / f"up{n}" / file))
+    text, png, html, report = run_for_ui(quick_models, tmp_path, None, uploaded, [], out_root=tmp_path)
+    assert "This session has no sound" in text and Path(png).exists()
