@@ -31,7 +31,8 @@ CRISIS_PATTERNS: dict[str, tuple[str, ...]] = {
     "suicide": (
         r"\bsuicid(e|al)\b",
         r"\bkil+(ing|ed)? m[yi] ?self\b",
-        r"\bkil+(ing|ed|s)? (him|her|them)sel(f|ves)\b",  # third parties count
+        # third parties count; "killed himself" is a death in the past (grief), see DEATH_CAUSE_BEFORE
+        r"\bkil+(ing|s)? (him|her|them)sel(f|ves)\b",
         r"\bkms\b",
         r"\bend(ing)? my (own )?l(ife|fie|ief)\b",
         r"\bend(ing)? (it all|everything)\b",
@@ -85,7 +86,7 @@ CRISIS_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(verletze|ritze|schneide) mich\b",
     ),
     "abuse": (
-        r"\b(hits|hit|chokes|choked|kicks|kicked|slaps|slapped|punches|punched) me\b",
+        r"\b(hits|hit|chokes|choked|kicks|kicked|slaps|slapped|punches|punched) me\b(?! up\b)",  # "hit me up"
         # "she beat me in the final" is a game, not abuse
         r"\b(beats|beat) me\b(?! (at|to)\b)(?!(\W+\w+){0,3}\W+(race|game|match|final|chess|tennis|cards|round|"
         r"contest|competition|election|argument)s?\b)",
@@ -136,6 +137,16 @@ TYPO_VOCABULARY: tuple[str, ...] = (
     "suicide", "suicidal", "myself", "killing", "overdose", "overdosed", "breathe", "bleeding", "unconscious",
     "abused", "abusing", "molested", "seizure",
 )
+# Real words within a typo's reach of that vocabulary, never "corrected" ("i was overcome with grief" had become
+# "overdose" and took the crisis route). Found by running _correct_word over the MiniLM tokenizer's whole words.
+REAL_WORDS: frozenset[str] = frozenset((
+    "amused", "amusing", "bending", "blending", "blessing", "blinding", "breeding", "overcome", "overcame",
+))
+# A crisis phrase that names how someone died ("my sister died by suicide", "passed away from a heart attack",
+# "died of an overdose") is grief over a past death, not an emergency now: near_crisis, never the crisis route.
+DEATH_CAUSE_BEFORE = re.compile(
+    r"\b(died|dead|death|deaths|passed away|passed|lost (him|her|them|my \w+)|losing (him|her|them|my \w+))"
+    r"\b(\W+\w+){0,3}?\W+(by|of|from|to|after|in)( an?| the| his| her| their)?( own)?\W*$")
 
 NEAR_CRISIS_PATTERNS: tuple[str, ...] = (
     r"\bcant go on\b",
@@ -144,6 +155,8 @@ NEAR_CRISIS_PATTERNS: tuple[str, ...] = (
     r"\bwhats the point\b",
     r"\bhopeless\b",
     r"\bdisappear forever\b",
+    r"\b(killed|took) (him|her|them)sel(f|ves)\b",  # a death by suicide in the past: bereavement, flagged
+    r"\btook (his|her|their) own li(fe|ves)\b",
 )
 
 CRISIS_MESSAGES: dict[str, str] = {
@@ -204,7 +217,7 @@ def _edit_distance(a: str, b: str) -> int:
 
 
 def _correct_word(word: str) -> str:
-    if len(word) < 5 or word in TYPO_VOCABULARY:
+    if len(word) < 5 or word in TYPO_VOCABULARY or word in REAL_WORDS:
         return word
     for target in TYPO_VOCABULARY:
         allowed = 1 if len(target) <= 7 else 2
@@ -232,6 +245,11 @@ def _negated(normalised: str, start: int) -> bool:
     return bool(NEGATION_BEFORE.search(before))
 
 
+def _names_a_death(normalised: str, start: int) -> bool:
+    clause_start = max(normalised.rfind(mark, 0, start) for mark in (".", ";", "!", "?"))
+    return bool(DEATH_CAUSE_BEFORE.search(normalised[clause_start + 1:start]))
+
+
 def check(text: str) -> SafetyCheck:
     """The crisis kinds in `text` (unnegated), and near_crisis for negated mentions or softer hopeless phrases."""
     normalised = normalise(text or "")
@@ -242,7 +260,7 @@ def check(text: str) -> SafetyCheck:
         for pattern in patterns:
             for found in re.finditer(pattern, normalised):
                 # "dont want to live" carries its own negation: negation only counts when it sits before the phrase.
-                if _negated(normalised, found.start()):
+                if _negated(normalised, found.start()) or _names_a_death(normalised, found.start()):
                     near = True
                     continue
                 if flag not in flags:
