@@ -169,6 +169,8 @@ def render_details(snapshot: dict) -> str:
     views = snapshot["views"]
     lines += [_view_words("Words", views["text"]), _view_words("Voice", views["voice"]),
               _view_words("Face", views["face"])]
+    level, reason = snapshot.get("safety", ("none", ""))
+    lines.append(f"**Safety:** {level}" + (f" ({reason})" if reason else ""))
     if snapshot["problems"]:
         lines.append("**Problems:** " + "; ".join(snapshot["problems"][-3:]))
     return "  \n".join(lines)
