@@ -356,11 +356,11 @@ def main(argv: list[str] | None = None) -> int:
     np.savez(args.out, **model.arrays())
     metrics = {
         "command": "python -m training.train_crisis_detector" + (" --nested" if args.nested else ""),
+        "cross_validated_figures": "python -m evaluation.evaluate_safety (its reddit part: nested, honest)",
         "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "seconds": None,
-        "data": {"reddit": str((data_dir() / "train.csv").relative_to(data_dir().parent.parent))
-                 if data_dir().is_relative_to(data_dir().parent.parent) else str(data_dir() / "train.csv"),
+        "data": {"reddit": "$EMPATHIC_DATA/crisis_reddit_train/train.csv (default ../shared/data)",
                  "reddit_sha256": hashlib.sha256((data_dir() / "train.csv").read_bytes()).hexdigest(),
                  "reddit_posts": len(labels), "suicidewatch": int(labels.sum()),
                  "in_sample": "evaluation/data/safety_set.jsonl", "in_sample_cases": len(in_labels),
