@@ -8,8 +8,9 @@ the first sentences of a long post), each window is embedded with all-MiniLM-L6-
 package, offline), a logistic regression with a sigmoid calibration scores each window, and the message takes the
 highest (`pooling` "max"; "mean", the mean of the window embeddings, alarms a little less on sad posts and catches
 a little less; training/train_crisis_detector.py measured both). One risky sentence in a 64-word window of benign
-words is diluted: a paragraph of risk late in a long message is read, a single closing sentence may not be. Two thresholds, chosen by
-cross-validation on the training data only (training/train_crisis_detector.py), turn the probability into a level:
+words is diluted: a paragraph of risk late in a long message is read, a single closing sentence may not be.
+Two thresholds, chosen by cross-validation on the training data only (training/train_crisis_detector.py), turn
+the probability into a level:
 "crisis" (the fixed message, no generation), "concern" (a generated reply with a check-in and where help is), "none".
 The weights are plain arrays (no pickle); their provenance and measured figures sit beside them in
 crisis_detector_metrics.json. The rules stay the floor: the responder takes the crisis route when either says so.
@@ -19,9 +20,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -26,7 +26,8 @@ The concern threshold is the highest that keeps the out-of-fold recall on r/Suic
 TARGET_RECALL. The crisis threshold is the same, raised until no in-sample non-crisis message (ordinary sadness,
 hyperbole; negated phrasings are left to the rules, which cap the detector at concern) reaches it: the subreddit
 labels alone would put it where a third of r/depression posts without suicidal words, "my dog died last week" and
-"I burned myself on the oven" take the crisis route. Nothing of the held-out sets steers either. The metrics (command, data sha256, machine, out-of-fold figures) are written next to the weights.
+"I burned myself on the oven" take the crisis route. Nothing of the held-out sets steers either. The metrics
+(command, data sha256, machine, out-of-fold figures) are written next to the weights.
 """
 
 from __future__ import annotations
@@ -40,14 +41,20 @@ import platform
 import re
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
 from agent import safety
-from agent.crisis_detector import CHUNK_STRIDE_WORDS, CHUNK_WORDS, WEIGHTS_PATH, CrisisModel, chunks
+from agent.crisis_detector import (
+    CHUNK_STRIDE_WORDS,
+    CHUNK_WORDS,
+    WEIGHTS_PATH,
+    CrisisModel,
+    chunks,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 METRICS_PATH = WEIGHTS_PATH.with_name("crisis_detector_metrics.json")
@@ -69,7 +76,7 @@ EXPLICIT_SUICIDAL_WORDS = re.compile(
     r"\bno reason to live\b|\bwish i (was|were) dead\b")
 
 Embed = Callable[[Sequence[str]], np.ndarray]
-EVERYDAY: "Messages | None" = None  # the everyday negatives, loaded once by use_everyday()
+EVERYDAY: Messages | None = None  # the everyday negatives, loaded once by use_everyday()
 
 
 @dataclass(frozen=True)
@@ -357,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {
         "command": "python -m training.train_crisis_detector" + (" --nested" if args.nested else ""),
         "cross_validated_figures": "python -m evaluation.evaluate_safety (its reddit part: nested, honest)",
-        "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "seconds": None,
         "data": {"reddit": "$EMPATHIC_DATA/crisis_reddit_train/train.csv (default ../shared/data)",

@@ -9,8 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.crisis_detector import (CHUNK_STRIDE_WORDS, CHUNK_WORDS, WEIGHTS_PATH, CrisisDetector, chunks,
-                                   load_model)
+from agent.crisis_detector import (
+    CHUNK_STRIDE_WORDS,
+    CHUNK_WORDS,
+    WEIGHTS_PATH,
+    CrisisDetector,
+    chunks,
+    load_model,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 # Messages written for these tests (not taken from any evaluation set).
