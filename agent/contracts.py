@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 NEEDS: tuple[str, ...] = ("to_be_heard", "reassurance", "information", "celebration")
 ROUTES: tuple[str, ...] = ("generated", "fallback", "crisis")
+SAFETY_LEVELS: tuple[str, ...] = ("none", "concern", "crisis")  # see agent/safety_level.py
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,8 @@ class Appraisal:
     need: str  # one of NEEDS
     safety_flags: tuple[str, ...] = ()  # e.g. ("suicide",), ("medical_emergency",)
     source: str = "code"  # "code" or "llm": who computed it
+    safety_level: str = "none"  # one of SAFETY_LEVELS: crisis (fixed message), concern (reply + check-in), none
+    safety_reason: str = ""  # why, in words: the rule phrases or the detector's probability and the words it read
 
 
 @dataclass(frozen=True)

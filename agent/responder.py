@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Callable, Iterator, Sequence
 
+import dataclasses
+
 from agent import safety
 from agent.appraisal import TextEmotionFn, appraise_by_code, appraise_by_llm
 from agent.backends.base import GenerationParams, LLMBackend, LLMError, one_line
@@ -24,6 +26,7 @@ from agent.contracts import Appraisal, Reply
 from agent.exemplars import ExemplarRetriever
 from agent.prompts import STOP_SEQUENCES, build_messages, normalise_coe
 from agent.reply_check import problems, sentences, trim_to_sentence
+from agent.safety_level import SafetyAssessment, assess, concern_line
 from agent.templates import template_reply
 from fusion.state import EmotionState
 
@@ -59,8 +62,13 @@ class Responder:
 
     def __init__(self, backend: LLMBackend | None, *, retriever: ExemplarRetriever | None = None,
                  coe: str | None = None, text_emotion: TextEmotionFn | None = None,
-                 embedder: str = "auto") -> None:
+                 embedder: str = "auto", crisis_detector: object = "auto", locale: str | None = None) -> None:
+        """`crisis_detector`: "auto" (the shipped semantic detector, loaded once per process on first use), None
+        (keyword rules only), or any object with `score(text)`. `locale` picks the crisis resources
+        (agent/data/crisis_resources.json; None: the default, which starts from the local emergency number)."""
         self.backend = backend
+        self.locale = locale
+        self._crisis_detector = crisis_detector
         self.coe = normalise_coe(coe)
         self.text_emotion = text_emotion
         self._retriever = retriever
@@ -71,6 +79,20 @@ class Responder:
         if self._retriever is None:  # lazy: the embedding model loads only when a reply is generated
             self._retriever = ExemplarRetriever(embedder=self._embedder)
         return self._retriever
+
+    def assess_safety(self, text: str) -> SafetyAssessment:
+        """The safety level of `text`: rules as the floor, the detector beside them; a detector that cannot load or
+        raises leaves the rules to decide and says so in the status."""
+        notes: tuple[str, ...] = ()
+        detector = self._crisis_detector
+        if detector == "auto":
+            from agent.crisis_detector import shared_detector
+
+            detector, error = shared_detector()
+            if detector is None:
+                notes = (f"crisis detector unavailable ({error}): keyword rules only",)
+        found = assess(text, detector)
+        return dataclasses.replace(found, status=notes + found.status) if notes else found
 
     def appraise(self, text: str, state: EmotionState | None = None, emotion: str | None = None,
                  history: History = ()) -> tuple[Appraisal, tuple[str, ...]]:
@@ -89,20 +111,28 @@ class Responder:
         if not text or not text.strip():
             raise ValueError("nothing to respond to: the text is empty")
 
-        check = safety.check(text)
-        if check.crisis:  # before anything else, and without the LLM: a fixed message that points to people
+        risk = self.assess_safety(text)
+        if risk.level == "crisis":  # before anything else, and without the LLM: a fixed message that points to people
             appraisal = appraise_by_code(text, state, emotion=emotion, text_emotion=self.text_emotion,
                                          history=history)
-            message = safety.crisis_message(check.flags)
+            appraisal = dataclasses.replace(appraisal, safety_flags=risk.flags, safety_level=risk.level,
+                                            safety_reason=risk.reason)
+            message = safety.crisis_message(risk.flags, self.locale, third_party=risk.third_party)
             if on_token:
                 on_token(message)
+            kinds = ", ".join(f for f in risk.flags if f != safety.NEAR_CRISIS_FLAG)
             return Reply(text=message, appraisal=appraisal, route="crisis", backend=backend_name, model=model_name,
                          latency_s=time.perf_counter() - started, first_token_s=time.perf_counter() - started,
-                         status=(f"crisis language ({', '.join(f for f in check.flags if f != 'near_crisis')}): "
-                                 "fixed message, no generation",))
+                         status=risk.status + (f"crisis ({kinds}; {risk.reason}): fixed message, no generation",))
 
         appraisal, notes = self.appraise(text, state, emotion, history)
-        status = list(notes)
+        appraisal = dataclasses.replace(appraisal, safety_flags=risk.flags, safety_level=risk.level,
+                                        safety_reason=risk.reason)
+        status = list(risk.status) + list(notes)
+        # at the concern level one gentle check-in and where help is are added in code: a small model drops them
+        check_in = concern_line(risk.third_party, self.locale) if risk.level == "concern" else ""
+        if check_in:
+            status.append(f"concern ({risk.reason}): check-in and where help is added to the reply")
         first_token_s: float | None = None
         if self.backend is None:
             status.append("no LLM backend: template reply")
@@ -128,6 +158,10 @@ class Responder:
                 said = " ".join([content for role, content in history if role == "user"] + [text])
                 found = problems(reply_text, appraisal, said)
                 if not found:
+                    if check_in:
+                        reply_text = f"{reply_text} {check_in}"
+                        if on_token:
+                            on_token(" " + check_in)
                     return Reply(text=reply_text, appraisal=appraisal, route="generated", backend=backend_name,
                                  model=model_name, latency_s=time.perf_counter() - started,
                                  first_token_s=first_token_s, status=tuple(status))
@@ -135,6 +169,8 @@ class Responder:
             if on_restart:
                 on_restart()
         fallback = template_reply(appraisal)
+        if check_in:
+            fallback = f"{fallback} {check_in}"
         if on_token:
             on_token(fallback)
         return Reply(text=fallback, appraisal=appraisal, route="fallback", backend=backend_name, model=model_name,

@@ -19,9 +19,11 @@ starts from "your local emergency number", since we do not know where the person
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 CRISIS_FLAGS: tuple[str, ...] = ("suicide", "self_harm", "abuse", "medical_emergency")
 NEAR_CRISIS_FLAG = "near_crisis"
@@ -31,7 +33,8 @@ CRISIS_PATTERNS: dict[str, tuple[str, ...]] = {
     "suicide": (
         r"\bsuicid(e|al)\b",
         r"\bkil+(ing|ed)? m[yi] ?self\b",
-        r"\bkil+(ing|ed|s)? (him|her|them)sel(f|ves)\b",  # third parties count
+        # third parties count; "killed himself" is a death in the past (grief), see DEATH_CAUSE_BEFORE
+        r"\bkil+(ing|s)? (him|her|them)sel(f|ves)\b",
         r"\bkms\b",
         r"\bend(ing)? my (own )?l(ife|fie|ief)\b",
         r"\bend(ing)? (it all|everything)\b",
@@ -85,7 +88,7 @@ CRISIS_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(verletze|ritze|schneide) mich\b",
     ),
     "abuse": (
-        r"\b(hits|hit|chokes|choked|kicks|kicked|slaps|slapped|punches|punched) me\b",
+        r"\b(hits|hit|chokes|choked|kicks|kicked|slaps|slapped|punches|punched) me\b(?! up\b)",  # "hit me up"
         # "she beat me in the final" is a game, not abuse
         r"\b(beats|beat) me\b(?! (at|to)\b)(?!(\W+\w+){0,3}\W+(race|game|match|final|chess|tennis|cards|round|"
         r"contest|competition|election|argument)s?\b)",
@@ -136,6 +139,16 @@ TYPO_VOCABULARY: tuple[str, ...] = (
     "suicide", "suicidal", "myself", "killing", "overdose", "overdosed", "breathe", "bleeding", "unconscious",
     "abused", "abusing", "molested", "seizure",
 )
+# Real words within a typo's reach of that vocabulary, never "corrected" ("i was overcome with grief" had become
+# "overdose" and took the crisis route). Found by running _correct_word over the MiniLM tokenizer's whole words.
+REAL_WORDS: frozenset[str] = frozenset((
+    "amused", "amusing", "bending", "blending", "blessing", "blinding", "breeding", "overcome", "overcame",
+))
+# A crisis phrase that names how someone died ("my sister died by suicide", "passed away from a heart attack",
+# "died of an overdose") is grief over a past death, not an emergency now: near_crisis, never the crisis route.
+DEATH_CAUSE_BEFORE = re.compile(
+    r"\b(died|dead|death|deaths|passed away|passed|lost (him|her|them|my \w+)|losing (him|her|them|my \w+))"
+    r"\b(\W+\w+){0,3}?\W+(by|of|from|to|after|in)( an?| the| his| her| their)?( own)?\W*$")
 
 NEAR_CRISIS_PATTERNS: tuple[str, ...] = (
     r"\bcant go on\b",
@@ -144,34 +157,72 @@ NEAR_CRISIS_PATTERNS: tuple[str, ...] = (
     r"\bwhats the point\b",
     r"\bhopeless\b",
     r"\bdisappear forever\b",
+    r"\b(killed|took) (him|her|them)sel(f|ves)\b",  # a death by suicide in the past: bereavement, flagged
+    r"\btook (his|her|their) own li(fe|ves)\b",
 )
 
-CRISIS_MESSAGES: dict[str, str] = {
+RESOURCES_PATH = Path(__file__).parent / "data" / "crisis_resources.json"
+DEFAULT_LOCALE = "default"
+
+# {emergency}, {crisis_lines} and {crisis_line_examples} come from agent/data/crisis_resources.json by locale; the
+# "default" locale gives the messages word for word as they were before the config existed.
+CRISIS_TEMPLATES: dict[str, str] = {
     "suicide": (
         "I'm really glad you told me, and I'm worried about your safety. I'm an AI and can't give you the help you "
-        "deserve, but people can, right now: if you or someone with you is in danger, call your local emergency "
-        "number (such as 911 in the US, 999 in the UK, 112 in the EU). You can also call or text 988 (Suicide and "
-        "Crisis Lifeline, US) or call Samaritans on 116 123 (UK and Ireland), or find a local crisis line, and "
-        "please tell someone you trust what is going on. You don't have to face this alone."
+        "deserve, but people can, right now: if you or someone with you is in danger, call {emergency}. You can "
+        "also {crisis_lines}, and please tell someone you trust what is going on. You don't have to face this alone."
     ),
     "self_harm": (
         "Thank you for telling me; that took courage, and your safety matters. I'm an AI and can't keep you safe, "
-        "but people can: if you are hurt or in danger, call your local emergency number (such as 911 in the US, "
-        "999 in the UK, 112 in the EU). A crisis line can help too, for example 988 in the US or Samaritans on "
-        "116 123 in the UK and Ireland, and so can someone you trust. You don't have to carry this alone."
+        "but people can: if you are hurt or in danger, call {emergency}. A crisis line can help too, "
+        "{crisis_line_examples}, and so can someone you trust. You don't have to carry this alone."
     ),
     "abuse": (
         "I'm so sorry this is happening; it is not your fault, and you deserve to be safe. I'm an AI and can't "
-        "protect you, but people can: if you are in danger now, call your local emergency number (such as 911 "
-        "in the US, 999 in the UK, 112 in the EU). A domestic abuse or crisis helpline in your country, or "
-        "someone you trust, can help you plan what to do next."
+        "protect you, but people can: if you are in danger now, call {emergency}. A domestic abuse or crisis "
+        "helpline in your country, or someone you trust, can help you plan what to do next."
     ),
     "medical_emergency": (
-        "This sounds like it could be a medical emergency. Please call your local emergency number now (such as "
-        "911 in the US, 999 in the UK, 112 in the EU), or ask someone nearby to call for you. I'm an AI and "
-        "can't give medical help, but the people on that line can."
+        "This sounds like it could be a medical emergency. Please call {emergency} now, or ask someone nearby to "
+        "call for you. I'm an AI and can't give medical help, but the people on that line can."
+    ),
+    # risk to someone else ("my friend says she wants to die"): the person writing is the one who can reach help
+    "third_party": (
+        "I'm really glad you told me; it sounds like someone you care about may be in danger, and that is a lot to "
+        "carry. I'm an AI and can't help them directly, but people can: if they are in danger now, call "
+        "{emergency}, and stay with them if you safely can. You can also {crisis_lines}, for them or with them. "
+        "Please don't keep this to yourself; tell someone you trust too."
     ),
 }
+
+
+def load_resources(path: Path = RESOURCES_PATH) -> dict[str, dict[str, str]]:
+    """Where help is, by locale; ValueError naming the file for a malformed config."""
+    try:
+        table = json.loads(Path(path).read_text(encoding="utf-8"))
+        resources = {locale: {key: str(value) for key, value in entry.items()}
+                     for locale, entry in table.items() if not locale.startswith("_")}
+        missing = {"emergency", "crisis_lines", "crisis_line_examples", "help_short"} - set(resources[DEFAULT_LOCALE])
+    except (OSError, ValueError, KeyError, AttributeError) as err:
+        raise ValueError(f"{path}: not a crisis resources config ({type(err).__name__}: {err})") from None
+    if missing:
+        raise ValueError(f"{path}: the default locale lacks {', '.join(sorted(missing))}")
+    return resources
+
+
+def resources_for(locale: str | None = None) -> dict[str, str]:
+    """The resources of `locale` ("en-GB"), else of its language region-less match, else the default ones."""
+    resources = load_resources()
+    chosen = dict(resources[DEFAULT_LOCALE])
+    for key in (locale or "", (locale or "").split("-")[0]):
+        if key and key in resources:
+            chosen.update(resources[key])
+            break
+    return chosen
+
+
+CRISIS_MESSAGES: dict[str, str] = {kind: template.format(**resources_for())
+                                   for kind, template in CRISIS_TEMPLATES.items() if kind != "third_party"}
 
 # When several kinds are present, the most urgent message is the one shown.
 FLAG_PRIORITY: tuple[str, ...] = ("medical_emergency", "suicide", "self_harm", "abuse")
@@ -204,7 +255,7 @@ def _edit_distance(a: str, b: str) -> int:
 
 
 def _correct_word(word: str) -> str:
-    if len(word) < 5 or word in TYPO_VOCABULARY:
+    if len(word) < 5 or word in TYPO_VOCABULARY or word in REAL_WORDS:
         return word
     for target in TYPO_VOCABULARY:
         allowed = 1 if len(target) <= 7 else 2
@@ -232,6 +283,11 @@ def _negated(normalised: str, start: int) -> bool:
     return bool(NEGATION_BEFORE.search(before))
 
 
+def _names_a_death(normalised: str, start: int) -> bool:
+    clause_start = max(normalised.rfind(mark, 0, start) for mark in (".", ";", "!", "?"))
+    return bool(DEATH_CAUSE_BEFORE.search(normalised[clause_start + 1:start]))
+
+
 def check(text: str) -> SafetyCheck:
     """The crisis kinds in `text` (unnegated), and near_crisis for negated mentions or softer hopeless phrases."""
     normalised = normalise(text or "")
@@ -242,7 +298,7 @@ def check(text: str) -> SafetyCheck:
         for pattern in patterns:
             for found in re.finditer(pattern, normalised):
                 # "dont want to live" carries its own negation: negation only counts when it sits before the phrase.
-                if _negated(normalised, found.start()):
+                if _negated(normalised, found.start()) or _names_a_death(normalised, found.start()):
                     near = True
                     continue
                 if flag not in flags:
@@ -256,9 +312,11 @@ def check(text: str) -> SafetyCheck:
     return SafetyCheck(flags=tuple(ordered), matches=tuple(matches))
 
 
-def crisis_message(flags: tuple[str, ...]) -> str:
-    """The fixed caring message for the most urgent crisis kind among `flags`."""
-    for flag in FLAG_PRIORITY:
-        if flag in flags:
-            return CRISIS_MESSAGES[flag]
-    return CRISIS_MESSAGES["suicide"]
+def crisis_message(flags: tuple[str, ...], locale: str | None = None, third_party: bool = False) -> str:
+    """The fixed caring message for the most urgent crisis kind among `flags`, with the resources of `locale`.
+    Risk to someone else (suicide or self-harm of a friend, a sister, ...) has its own message; a medical emergency
+    or abuse keeps theirs, which already speak to whoever is there."""
+    kind = next((flag for flag in FLAG_PRIORITY if flag in flags), "suicide")
+    if third_party and kind in ("suicide", "self_harm"):
+        kind = "third_party"
+    return CRISIS_TEMPLATES[kind].format(**resources_for(locale))

@@ -54,7 +54,9 @@ def reply_as_json(reply, notes=()) -> dict:
     return {
         "appraisal": {"emotion": reply.appraisal.emotion, "intensity": reply.appraisal.intensity,
                       "cause": reply.appraisal.cause, "need": reply.appraisal.need,
-                      "safety_flags": list(reply.appraisal.safety_flags), "source": reply.appraisal.source},
+                      "safety_flags": list(reply.appraisal.safety_flags), "source": reply.appraisal.source,
+                      "safety_level": reply.appraisal.safety_level,
+                      "safety_reason": reply.appraisal.safety_reason},
         "reply": reply.text,
         "route": reply.route,
         "backend": reply.backend,

@@ -165,6 +165,7 @@ class LiveSession:
         self.problems: list[str] = []
         self.version = 0  # bumped on every change the UI would show
         self.last_face: FaceCues | None = None
+        self.last_safety: tuple[str, str] = ("none", "")  # the last reply's safety level and reason, for the panel
         self.last_text_emotion: TextEmotion | None = None
         self.last_prosody: ProsodyCues | None = None
         self.state: Any = None
@@ -615,6 +616,7 @@ class LiveSession:
                 self.partial_reply = ""
                 self.replying = False
                 if reply is not None:
+                    self.last_safety = (reply.appraisal.safety_level, reply.appraisal.safety_reason)
                     self.chat.append({"role": "assistant", "content": reply.text})
                     self.counters["replies"] += 1
                 else:
@@ -690,6 +692,7 @@ class LiveSession:
                 "busy": self.busy_turns > 0,
                 "problems": list(self.problems),
                 "transcripts": [e["text"] for e in self.events if e["kind"] == "transcript"],
+                "safety": self.last_safety,
             }
 
     @property

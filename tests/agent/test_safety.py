@@ -99,3 +99,32 @@ def test_messages_point_to_people_without_doubtful_numbers():
 def test_typo_correction_keeps_first_letter():
     assert "killing" not in normalise("I was filling myself with food")
     assert "suicide" in normalise("suicde")
+
+
+GRIEF = [
+    "I'm overcome with grief since my sister died",  # "overcome" was "corrected" to "overdose": the crisis route
+    "I was overcome when I saw my brother's old room",
+    "my sister died of an overdose last year",
+    "my mother passed away from a heart attack in May",
+    "my brother died by suicide and I miss him every day",
+    "my friend killed himself two years ago",
+    "what a blessing to have had her for 90 years",
+]
+
+
+@pytest.mark.parametrize("text", GRIEF)
+def test_grief_over_a_past_death_is_not_a_crisis(text):
+    found = check(text)
+    assert not found.crisis, (text, found)
+
+
+def test_a_death_in_the_past_does_not_hide_a_risk_now():
+    assert check("my sister died of an overdose and now I want to die too").crisis
+    assert check("since my dad died I keep thinking about killing myself").crisis
+    assert check("I think my dad is having a heart attack").flags == ("medical_emergency",)
+    assert check("my friend killed himself last year").flags == (NEAR_CRISIS_FLAG,)
+
+
+def test_hit_me_up_is_not_abuse():
+    assert check("my cousin said to hit me up when I'm in town").flags == ()
+    assert check("he hit me up and then he hit me").flags == ("abuse",)

@@ -31,6 +31,7 @@ def test_respond_routes_crisis_language(tmp_path):
     doc = json.loads(done.stdout)
     assert doc["route"] == "crisis" and "suicide" in doc["appraisal"]["safety_flags"]
     assert "local emergency number" in doc["reply"]
+    assert doc["appraisal"]["safety_level"] == "crisis" and "end my life" in doc["appraisal"]["safety_reason"]
 
 
 def test_respond_forced_emotion_and_bad_input(tmp_path):

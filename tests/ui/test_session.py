@@ -238,3 +238,15 @@ def test_a_face_that_went_quiet_fades_from_the_state(models, face_frame):
     assert session.refresh_state()
     assert session.state.confidence < 0.05
     session.close()
+
+
+def test_the_safety_level_and_reason_are_in_the_reply_event_and_the_panel(models):
+    session = LiveSession(models)
+    turn = session.on_text("my friend says she wants to die")
+    assert turn.reply is not None and turn.reply.route == "crisis"
+    event = [e for e in session.timeline() if e["kind"] == "reply"][-1]
+    assert event["appraisal"]["safety_level"] == "crisis"
+    assert "risk to someone else" in event["appraisal"]["safety_reason"]
+    assert session.snapshot()["safety"] == ("crisis", turn.reply.appraisal.safety_reason)
+    session.on_text("I passed my driving test this morning!")
+    assert session.snapshot()["safety"] == ("none", "")
