@@ -74,13 +74,25 @@ def _load_server(path: Path, n_ctx: int, n_threads: int) -> Any:
 
 
 def _default_model_path() -> Path:
-    from perception.assets import model_path
+    return named_model_path(DEFAULT_MODEL)
+
+
+def named_model_path(name: str) -> Path:
+    """A model the project fetches by name (`empathic setup`): "smollm2-135m" or a split model ("qwen2.5-1.5b").
+    A split model is never fetched here (1.1 GB): it must be in the cache."""
+    from perception.assets import SPLIT_MODEL_FILES, model_path, split_model_path
     from perception.errors import ModelUnavailableError
 
     try:
-        return model_path(DEFAULT_MODEL)
+        return split_model_path(name, fetch=False) if name in SPLIT_MODEL_FILES else model_path(name)
     except ModelUnavailableError as err:
         raise LLMError(str(err)) from None
+
+
+def is_model_name(model: str | Path | None) -> bool:
+    from perception.assets import MODEL_FILES, SPLIT_MODEL_FILES
+
+    return isinstance(model, str) and (model in SPLIT_MODEL_FILES or model in MODEL_FILES)
 
 
 def _error_text(chunk: dict) -> str | None:
@@ -130,11 +142,14 @@ class LlamaCppBackend:
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = N_CTX_DEFAULT,
                  n_threads: int = N_THREADS_DEFAULT, capable: bool | None = None, cache_prompt: bool = False) -> None:
-        path = Path(model_path) if model_path is not None else _default_model_path()
+        if is_model_name(model_path):  # a name the project fetches ("qwen2.5-1.5b"), not a path
+            path, self.model = named_model_path(str(model_path)), str(model_path)
+        else:
+            path = Path(model_path) if model_path is not None else _default_model_path()
+            self.model = "SmolLM2-135M-Instruct" if model_path is None else path.stem
         self.path = path
-        self.model = "SmolLM2-135M-Instruct" if model_path is None else path.stem
         # a 135M model cannot be trusted with the appraisal; any model given by path might be, the caller decides
-        self.capable = capable if capable is not None else model_path is not None
+        self.capable = capable if capable is not None else (model_path is not None and not is_model_name(model_path))
         self.cache_prompt = cache_prompt
         self._server = _load_server(path, n_ctx, n_threads)
 
