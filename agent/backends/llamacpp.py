@@ -206,6 +206,14 @@ class LlamaCppBackend:
         finally:
             cancel.set()  # the consumer stopped early, timed out or finished: llama.cpp stops at the next token
 
+    def prime(self, prefix: list[dict[str, str]]) -> None:
+        """Turn the prompt cache on and leave exactly `prefix` (plus the assistant cue and one token) in it, so the
+        next request evaluates only what follows the prefix, and starts from the same cache state every time
+        (a conversation primed this way replays byte-identically, whatever ran before it in this process)."""
+        self.cache_prompt = True
+        for _ in self.stream(prefix, GenerationParams(max_tokens=1, temperature=0.0, seed=0, timeout_s=120.0)):
+            pass
+
     def close(self) -> None:
         # the loaded model is shared by every backend on the same file in this process; it lives until exit
         self._server = None
