@@ -11,6 +11,7 @@ the same as an iterator of ("token", piece) / ("restart", "") / ("reply", Reply)
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import re
 import threading
@@ -71,8 +72,11 @@ class Responder:
 
     def __init__(self, backend: LLMBackend | None, *, retriever: ExemplarRetriever | None = None,
                  coe: str | None = None, text_emotion: TextEmotionFn | None = None,
-                 embedder: str = "auto", prompt: str = "auto") -> None:
+                 embedder: str = "auto", prompt: str = "auto", timeout_s: float | None = None) -> None:
         self.backend = backend
+        # None: the generation defaults (30 s); an evaluation that measures words, not speed, may wait longer
+        self.attempt_params = tuple(p if timeout_s is None else dataclasses.replace(p, timeout_s=timeout_s)
+                                    for p in (FIRST_PARAMS, RETRY_PARAMS))
         self.prompt_style = prompt_style_for(backend, prompt)
         self.coe = normalise_coe(coe)
         self.text_emotion = text_emotion
@@ -126,7 +130,7 @@ class Responder:
                     self.backend.prime(compact_prefix())
                 except LLMError as err:
                     status.append(f"prompt cache not primed ({one_line(err)})")
-            for attempt, params in enumerate((FIRST_PARAMS, RETRY_PARAMS)):
+            for attempt, params in enumerate(self.attempt_params):
                 if attempt and on_restart:
                     on_restart()
                 if self.prompt_style == "compact":
