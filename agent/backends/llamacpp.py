@@ -65,6 +65,10 @@ def _load_server(path: Path, n_ctx: int, n_threads: int) -> Any:
         params.cpuparams_batch.n_threads = n_threads
         params.n_parallel = 1  # one slot: the whole context for one conversation
         params.verbosity = -1  # llama.cpp's server logs every request on stderr otherwise
+        # no host-memory prompt cache: it would bring back a whole earlier prompt, so that a repeated turn is computed
+        # in other batch shapes than the first time (replay must repeat byte for byte); the slot's own cache stays
+        params.cache_ram_mib = 0
+        params.cache_idle_slots = False
         try:
             server = xllamacpp.Server(params)
         except Exception as err:  # xllamacpp raises RuntimeError for a corrupt or unsupported file
@@ -151,6 +155,7 @@ class LlamaCppBackend:
         # a 135M model cannot be trusted with the appraisal; any model given by path might be, the caller decides
         self.capable = capable if capable is not None else (model_path is not None and not is_model_name(model_path))
         self.cache_prompt = cache_prompt
+        self.last_timings: dict[str, float] = {}  # llama.cpp's own count of the last reply: cache_n, prompt_n, ...
         self._server = _load_server(path, n_ctx, n_threads)
 
     def stream(self, messages: list[dict[str, str]], params: GenerationParams) -> Iterator[str]:
@@ -199,6 +204,8 @@ class LlamaCppBackend:
                 error = _error_text(chunk)
                 if error is not None:
                     raise LLMError(f"llama.cpp: {one_line(error)}")
+                if isinstance(chunk.get("timings"), dict):
+                    self.last_timings = dict(chunk["timings"])
                 for choice in chunk.get("choices") or ():
                     piece = (choice.get("delta") or {}).get("content")
                     if piece:
@@ -207,12 +214,16 @@ class LlamaCppBackend:
             cancel.set()  # the consumer stopped early, timed out or finished: llama.cpp stops at the next token
 
     def prime(self, prefix: list[dict[str, str]]) -> None:
-        """Turn the prompt cache on and leave exactly `prefix` (plus the assistant cue and one token) in it, so the
-        next request evaluates only what follows the prefix, and starts from the same cache state every time
-        (a conversation primed this way replays byte-identically, whatever ran before it in this process)."""
-        self.cache_prompt = True
+        """Leave exactly `prefix` (plus the assistant cue and one token) in the cache and turn reuse on, so the next
+        requests evaluate only what follows the prefix, from the same cache state every time (a conversation primed
+        this way replays byte-identically, whatever ran before it in this process). Costs one read of the prefix:
+        call it when a conversation starts."""
+        # read afresh (no reuse), so the KV cache's cells are laid out as in a new process: reusing whatever an
+        # earlier conversation left would change the order of the attention sums, and with it, rarely, a word
+        self.cache_prompt = False
         for _ in self.stream(prefix, GenerationParams(max_tokens=1, temperature=0.0, seed=0, timeout_s=120.0)):
             pass
+        self.cache_prompt = True
 
     def close(self) -> None:
         # the loaded model is shared by every backend on the same file in this process; it lives until exit
