@@ -56,6 +56,8 @@ LOSS_CUES = re.compile(r"\b(died|dead|death|passed|lost|loss|losing|funeral|gone
 DISTRESS_CUES = re.compile(r"\b(died|dead|death|passed away|passing|funeral|cancer|terminal|hospital|miscarr\w*|"
                            r"grie\w*|mourn\w*|divorce|broke up|dumped|fired|laid off|lost my|losing my|"
                            r"put (him|her|it) down|to sleep|abus\w*|hit me|hurt me|cheated on)\b", re.I)
+# Set phrases with a loss word and no loss in them ("my long lost friend works at my new firm").
+NOT_A_LOSS = re.compile(r"\b(long[- ]lost|lost track|lost weight|lost (my|the) way|gone (by|through))\b", re.I)
 # To words that show no feeling, neither condolence nor big cheer: the reply must not invent the person's mood.
 OVERREACTION = re.compile(r"\b(congrat\w*|wonderful|amazing|fantastic|awesome|so proud|celebrat\w*)\b", re.I)
 # A small model slips into telling its own life ("it makes me appreciate what I already have", "like my new laptop",
@@ -157,7 +159,7 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
         found.append(f"cheer to words of loss or distress ({match.group(0)!r})")
     if user_text and (question := off_topic_question(text, user_text)):
         found.append(f"asks about something the person never mentioned ({question!r})")
-    if user_text and (match := LOSS_CONDOLENCE.search(text)) and not LOSS_CUES.search(user_text):
+    if user_text and (match := LOSS_CONDOLENCE.search(text)) and not LOSS_CUES.search(NOT_A_LOSS.sub("", user_text)):
         found.append(f"condolence for a loss nobody mentioned ({match.group(0)!r})")
     if match := SELF_STORY.search(text):
         found.append(f"tells a life of its own ({match.group(0)!r})")

@@ -176,3 +176,11 @@ def test_cheer_to_a_loss_fails_even_when_the_appraisal_read_joy():
     misread = Appraisal(emotion="joy", intensity=0.6, cause="", need="celebration")
     found = problems("That's wonderful! What was she like?", misread, "My sister passed away. She was the best.")
     assert any("cheer to words of loss" in p for p in found)
+
+
+def test_a_long_lost_friend_is_no_loss():
+    surprise = Appraisal(emotion="surprise", intensity=0.5, cause="", need="to_be_heard")
+    said = "I recently found out that my old long lost friend works at my new firm."
+    assert any("loss nobody mentioned" in p for p in problems("I'm sorry for your loss. What happened?", surprise, said))
+    assert not any("loss nobody mentioned" in p for p in problems("I'm sorry for your loss. What happened?", surprise,
+                                                                  "My grandfather passed away and I lost my way."))
