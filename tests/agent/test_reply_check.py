@@ -181,6 +181,7 @@ def test_cheer_to_a_loss_fails_even_when_the_appraisal_read_joy():
 def test_a_long_lost_friend_is_no_loss():
     surprise = Appraisal(emotion="surprise", intensity=0.5, cause="", need="to_be_heard")
     said = "I recently found out that my old long lost friend works at my new firm."
-    assert any("loss nobody mentioned" in p for p in problems("I'm sorry for your loss. What happened?", surprise, said))
-    assert not any("loss nobody mentioned" in p for p in problems("I'm sorry for your loss. What happened?", surprise,
-                                                                  "My grandfather passed away and I lost my way."))
+    condolence = "I'm sorry for your loss. What happened?"
+    assert any("loss nobody mentioned" in p for p in problems(condolence, surprise, said))
+    grief = "My grandfather passed away and I lost my way."
+    assert not any("loss nobody mentioned" in p for p in problems(condolence, surprise, grief))

