@@ -72,6 +72,57 @@ def system_message(appraisal: Appraisal, coe: str | None = None) -> str:
     return " ".join(parts)
 
 
+# The compact prompt (for models of ~0.5B and up, which follow instructions): one fixed system message and four
+# fixed exemplar turns form a prefix that never changes, so llama.cpp keeps it in its KV cache and a turn evaluates
+# only its own tokens (history, the appraisal note, the words). The appraisal comes last, nearest the reply.
+COMPACT_SYSTEM = (
+    "You are a caring listener in a chat. Answer the person's last message in one or two short sentences, "
+    "12 to 30 words: first say, in plain warm words, how what happened to them sounds or must feel, "
+    "then ask one open question about what they told you. Give no advice. Say nothing about yourself. "
+    "Never mention people, places or events they did not mention.")
+COMPACT_EXEMPLARS: tuple[tuple[str, str], ...] = (
+    ("My grandmother passed away on Sunday. She taught me to bake.",
+     "I'm so sorry about your grandmother. Losing her must hurt. What did you love baking with her?"),
+    ("I finally passed my driving test on the third try!",
+     "Congratulations, third time lucky! That must feel great after all that work. Where will you drive first?"),
+    ("My landlord keeps coming into my flat without asking.",
+     "That sounds really unsettling, your home should feel safe. How long has this been going on?"),
+    ("I start a new job on Monday and I can't sleep.",
+     "It makes sense to feel nervous before a big start like that. What worries you most about Monday?"),
+)
+
+
+def appraisal_note(appraisal: Appraisal, coe: str | None = None) -> str:
+    """The EBG stage-1 result in one line for the compact prompt."""
+    feeling = EMOTION_WORDS.get(appraisal.emotion, appraisal.emotion)
+    about = f' about "{defuse(appraisal.cause)}"' if appraisal.cause else ""
+    parts = [f"The person seems {feeling}{about}.", NEED_GUIDANCE[appraisal.need]]
+    variant = normalise_coe(coe)
+    if variant:
+        parts.append(COE_VARIANTS[variant])
+    return " ".join(parts)
+
+
+def compact_prefix() -> list[dict[str, str]]:
+    """The fixed start of every compact prompt (what llama.cpp keeps cached)."""
+    messages = [{"role": "system", "content": COMPACT_SYSTEM}]
+    for user, reply in COMPACT_EXEMPLARS:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+    return messages
+
+
+def build_compact_messages(text: str, appraisal: Appraisal, history: Sequence[tuple[str, str]] = (),
+                           coe: str | None = None) -> list[dict[str, str]]:
+    """The fixed prefix, then the recent conversation, the appraisal note (as a system line) and the words."""
+    messages = compact_prefix()
+    for role, content in list(history)[-HISTORY_TURNS:]:
+        if role in ("user", "assistant") and content.strip():
+            messages.append({"role": role, "content": defuse(content.strip())})
+    messages.append({"role": "system", "content": appraisal_note(appraisal, coe)})
+    messages.append({"role": "user", "content": defuse(text.strip())})
+    return messages
+
+
 def build_messages(text: str, appraisal: Appraisal, exemplars: Sequence[Exemplar],
                    history: Sequence[tuple[str, str]] = (), coe: str | None = None) -> list[dict[str, str]]:
     """The messages for the backend. `history` holds (role, text) pairs with role "user" or "assistant"."""

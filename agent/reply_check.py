@@ -13,6 +13,7 @@ import re
 from collections import Counter
 
 from agent.contracts import Appraisal
+from agent.topic import off_topic_question
 
 NEGATIVE_EMOTIONS = frozenset({"anger", "disgust", "fear", "sadness"})
 MAX_SENTENCES = 3
@@ -51,6 +52,12 @@ FEELING_CLAIM = re.compile(
 LOSS_CONDOLENCE = re.compile(r"\b(sorry for your loss|my condolences|rest in peace|may (he|she|they) rest)\b", re.I)
 LOSS_CUES = re.compile(r"\b(died|dead|death|passed|lost|loss|losing|funeral|gone|put (him|her|it) down|to sleep|"
                        r"miss(ing)? (him|her|them|my)|grie\w*|broke up|divorce)", re.I)
+# Words that no cheer may answer, whatever the appraisal read: death, illness, loss, being left or hurt.
+DISTRESS_CUES = re.compile(r"\b(died|dead|death|passed away|passing|funeral|cancer|terminal|hospital|miscarr\w*|"
+                           r"grie\w*|mourn\w*|divorce|broke up|dumped|fired|laid off|lost my|losing my|"
+                           r"put (him|her|it) down|to sleep|abus\w*|hit me|hurt me|cheated on)\b", re.I)
+# Set phrases with a loss word and no loss in them ("my long lost friend works at my new firm").
+NOT_A_LOSS = re.compile(r"\b(long[- ]lost|lost track|lost weight|lost (my|the) way|gone (by|through))\b", re.I)
 # To words that show no feeling, neither condolence nor big cheer: the reply must not invent the person's mood.
 OVERREACTION = re.compile(r"\b(congrat\w*|wonderful|amazing|fantastic|awesome|so proud|celebrat\w*)\b", re.I)
 # A small model slips into telling its own life ("it makes me appreciate what I already have", "like my new laptop",
@@ -147,7 +154,12 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
         found.append(f"feeling read into neutral words ({match.group(0)!r})")
     if appraisal.need == "to_be_heard" and (match := ADVICE.search(text)):
         found.append(f"advice when the need is to be heard ({match.group(0)!r})")
-    if user_text and (match := LOSS_CONDOLENCE.search(text)) and not LOSS_CUES.search(user_text):
+    if user_text and (match := CHEER.search(text)) and DISTRESS_CUES.search(user_text):
+        # the appraisal can misread a loss as joy ("my sister passed away, she was the best"): the words decide
+        found.append(f"cheer to words of loss or distress ({match.group(0)!r})")
+    if user_text and (question := off_topic_question(text, user_text)):
+        found.append(f"asks about something the person never mentioned ({question!r})")
+    if user_text and (match := LOSS_CONDOLENCE.search(text)) and not LOSS_CUES.search(NOT_A_LOSS.sub("", user_text)):
         found.append(f"condolence for a loss nobody mentioned ({match.group(0)!r})")
     if match := SELF_STORY.search(text):
         found.append(f"tells a life of its own ({match.group(0)!r})")

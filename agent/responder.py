@@ -11,6 +11,7 @@ the same as an iterator of ("token", piece) / ("restart", "") / ("reply", Reply)
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import re
 import threading
@@ -24,7 +25,7 @@ from agent.appraisal import TextEmotionFn, appraise_by_code, appraise_by_llm
 from agent.backends.base import GenerationParams, LLMBackend, LLMError, one_line
 from agent.contracts import Appraisal, Reply
 from agent.exemplars import ExemplarRetriever
-from agent.prompts import STOP_SEQUENCES, build_messages, normalise_coe
+from agent.prompts import STOP_SEQUENCES, build_compact_messages, build_messages, compact_prefix, normalise_coe
 from agent.reply_check import problems, sentences, trim_to_sentence
 from agent.safety_level import SafetyAssessment, assess, concern_line
 from agent.templates import template_reply
@@ -40,6 +41,18 @@ RETRY_PARAMS = GenerationParams(max_tokens=MAX_REPLY_TOKENS, temperature=0.7, to
                                 seed=7, stop=STOP_SEQUENCES)
 
 History = Sequence[tuple[str, str]]
+PROMPT_STYLES: tuple[str, ...] = ("auto", "retrieved", "compact")
+EMBEDDED_SMALL_MODELS = frozenset({"SmolLM2-135M-Instruct", "smollm2-135m"})
+
+
+def prompt_style_for(backend: LLMBackend | None, style: str = "auto") -> str:
+    """"retrieved" (exemplars chosen per turn: what a 135M model needs) or "compact" (a fixed, cacheable prefix and
+    the appraisal as a note: for models that follow instructions). auto: retrieved for the embedded 135M only."""
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"unknown prompt style {style!r}; expected one of {', '.join(PROMPT_STYLES)}")
+    if style != "auto":
+        return style
+    return "retrieved" if backend is None or getattr(backend, "model", "") in EMBEDDED_SMALL_MODELS else "compact"
 
 
 def tidy_reply(raw: str) -> str:
@@ -62,13 +75,18 @@ class Responder:
 
     def __init__(self, backend: LLMBackend | None, *, retriever: ExemplarRetriever | None = None,
                  coe: str | None = None, text_emotion: TextEmotionFn | None = None,
-                 embedder: str = "auto", crisis_detector: object = "auto", locale: str | None = None) -> None:
+                 embedder: str = "auto", crisis_detector: object = "auto", locale: str | None = None,
+                 prompt: str = "auto", timeout_s: float | None = None) -> None:
         """`crisis_detector`: "auto" (the shipped semantic detector, loaded once per process on first use), None
         (keyword rules only), or any object with `score(text)`. `locale` picks the crisis resources
         (agent/data/crisis_resources.json; None: the default, which starts from the local emergency number)."""
         self.backend = backend
         self.locale = locale
         self._crisis_detector = crisis_detector
+        # None: the generation defaults (30 s); an evaluation that measures words, not speed, may wait longer
+        self.attempt_params = tuple(p if timeout_s is None else dataclasses.replace(p, timeout_s=timeout_s)
+                                    for p in (FIRST_PARAMS, RETRY_PARAMS))
+        self.prompt_style = prompt_style_for(backend, prompt)
         self.coe = normalise_coe(coe)
         self.text_emotion = text_emotion
         self._retriever = retriever
@@ -137,12 +155,21 @@ class Responder:
         if self.backend is None:
             status.append("no LLM backend: template reply")
         else:
-            for attempt, params in enumerate((FIRST_PARAMS, RETRY_PARAMS)):
+            if self.prompt_style == "compact" and not history and hasattr(self.backend, "prime"):
+                # a conversation starts from the same cached prefix every time: replay repeats byte for byte
+                try:
+                    self.backend.prime(compact_prefix())
+                except LLMError as err:
+                    status.append(f"prompt cache not primed ({one_line(err)})")
+            for attempt, params in enumerate(self.attempt_params):
                 if attempt and on_restart:
                     on_restart()
-                exemplars = self.retriever.retrieve(text, appraisal, k=EXEMPLARS_PER_PROMPT,
-                                                    skip=attempt * EXEMPLARS_PER_PROMPT)
-                messages = build_messages(text, appraisal, exemplars, history, self.coe)
+                if self.prompt_style == "compact":
+                    messages = build_compact_messages(text, appraisal, history, self.coe)
+                else:
+                    exemplars = self.retriever.retrieve(text, appraisal, k=EXEMPLARS_PER_PROMPT,
+                                                        skip=attempt * EXEMPLARS_PER_PROMPT)
+                    messages = build_messages(text, appraisal, exemplars, history, self.coe)
                 pieces: list[str] = []
                 try:
                     for piece in self.backend.stream(messages, params):
@@ -168,7 +195,8 @@ class Responder:
                 status.append(f"attempt {attempt + 1} failed the check: {'; '.join(found)}")
             if on_restart:
                 on_restart()
-        fallback = template_reply(appraisal)
+        said = " ".join([content for role, content in history if role == "user"] + [text])
+        fallback = template_reply(appraisal, said)
         if check_in:
             fallback = f"{fallback} {check_in}"
         if on_token:

@@ -76,8 +76,13 @@ def second_person(words: str) -> str:
     return turned[:1].lower() + turned[1:] if turned[:2] != "I " else turned
 
 
-def template_reply(appraisal: Appraisal) -> str:
-    """The safe reply for this appraisal; never empty."""
+def template_reply(appraisal: Appraisal, said: str = "") -> str:
+    """The safe reply for this appraisal; never empty. When the person's words (`said`) speak of a loss or harm,
+    the celebration and joy templates are never used, whatever the appraisal read: a plain listening one is."""
+    from agent.reply_check import DISTRESS_CUES
+
+    if said and DISTRESS_CUES.search(said) and (appraisal.need == "celebration" or appraisal.emotion == "joy"):
+        return TEMPLATES["to_be_heard"]["*"][1]
     by_emotion = TEMPLATES[appraisal.need]
     with_cause, without_cause = by_emotion.get(appraisal.emotion, by_emotion["*"])
     cause = second_person(LEADING_FILLER.sub("", appraisal.cause)) if appraisal.cause else ""

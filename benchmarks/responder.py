@@ -1,7 +1,12 @@
 """Responder speed on this machine: `run(quick) -> dict` of medians (the lead wires it into `empathic bench`).
 
-Targets from the issue: code appraisal <= 50 ms; embedded model time to first token <= 0.8 s and full reply of
-<= 60 tokens <= 2.5 s (measured through Responder.respond, so retrieval, prompt and check are included).
+Targets from the issue: code appraisal <= 50 ms; time to first token <= 1.5 s and full reply <= 4.0 s (measured
+through Responder.respond, so retrieval, prompt and check are included). Besides seconds, which a busy box inflates,
+it reports what does not depend on the load: prompt tokens llama.cpp evaluated per reply, tokens it took from the
+prefix cache, and tokens generated. The larger model (`empathic setup --model qwen2.5-1.5b`) is measured too when
+it is in the cache, with its compact prompt whose fixed prefix stays cached.
+
+    .venv/bin/python -m benchmarks.responder [--quick]
 """
 
 from __future__ import annotations
@@ -16,12 +21,43 @@ TURNS = (
     "My coworker took credit for my project in front of everyone.",
     "How do I change the battery in my smoke detector?",
 )
+LARGE_MODEL = "qwen2.5-1.5b"
+
+
+def _measure(model: str | None, turns: tuple[str, ...], repeats: int) -> dict[str, float]:
+    from agent.backends import make_backend
+    from agent.responder import Responder
+
+    backend = make_backend("llamacpp", model=model)
+    responder = Responder(backend)
+    responder.respond("Hello there.")  # warm-up: loads the embedding model, reads the prompt prefix once
+    first, full, prompt_n, cache_n, predicted_n = [], [], [], [], []
+    for text in turns * repeats:
+        # each turn as the second of a conversation: the compact prompt's prefix is already cached, as it would be
+        reply = responder.respond(text, history=[("user", "Hello there."), ("assistant", "Hi, I'm listening.")])
+        if reply.first_token_s is not None:
+            first.append(reply.first_token_s)
+        full.append(reply.latency_s)
+        timings = getattr(backend, "last_timings", {})
+        if timings:
+            prompt_n.append(timings.get("prompt_n", 0))
+            cache_n.append(timings.get("cache_n", 0))
+            predicted_n.append(timings.get("predicted_n", 0))
+    backend.close()
+    out = {"reply_first_token_s_median": round(statistics.median(first), 3) if first else float("nan"),
+           "reply_full_s_median": round(statistics.median(full), 3),
+           "prompt_style": responder.prompt_style}
+    if prompt_n:
+        out.update(prompt_tokens_evaluated_median=statistics.median(prompt_n),
+                   prompt_tokens_from_cache_median=statistics.median(cache_n),
+                   tokens_generated_median=statistics.median(predicted_n))
+    return out
 
 
 def run(quick: bool = False) -> dict[str, float]:
     from agent.appraisal import appraise_by_code
-    from agent.backends import make_backend
-    from agent.responder import Responder
+    from perception.assets import split_model_path
+    from perception.errors import ModelUnavailableError
 
     turns = TURNS[:2] if quick else TURNS
     timings = []
@@ -30,24 +66,19 @@ def run(quick: bool = False) -> dict[str, float]:
             started = time.perf_counter()
             appraise_by_code(text)
             timings.append((time.perf_counter() - started) * 1000)
-    backend = make_backend("llamacpp")
-    responder = Responder(backend)
-    responder.respond("Hello there.")  # warm-up: loads the embedding model and the prompt path
-    first, full = [], []
-    for text in turns * (1 if quick else 2):
-        reply = responder.respond(text)
-        if reply.first_token_s is not None:
-            first.append(reply.first_token_s)
-        full.append(reply.latency_s)
-    backend.close()
-    return {
-        "appraisal_code_ms_median": round(statistics.median(timings), 2),
-        "reply_first_token_s_median": round(statistics.median(first), 3) if first else float("nan"),
-        "reply_full_s_median": round(statistics.median(full), 3),
-    }
+    figures: dict[str, float] = {"appraisal_code_ms_median": round(statistics.median(timings), 2)}
+    figures.update(_measure(None, turns, 1 if quick else 2))
+    try:
+        split_model_path(LARGE_MODEL, fetch=False)
+    except ModelUnavailableError:
+        figures["large_model"] = "not fetched: empathic setup --model qwen2.5-1.5b"
+        return figures
+    figures.update({f"large_{k}": v for k, v in _measure(LARGE_MODEL, turns, 1).items()})
+    return figures
 
 
 if __name__ == "__main__":
     import json
+    import sys
 
-    print(json.dumps(run(quick=True), indent=2))
+    print(json.dumps(run(quick="--quick" in sys.argv[1:]), indent=2))

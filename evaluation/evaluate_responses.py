@@ -29,7 +29,8 @@ from pathlib import Path
 
 from agent.contracts import Appraisal
 from agent.reply_check import SENTENCE_END, asks_open_question, has_loop, problems, valence_consistent
-from agent.responder import Responder, tidy_reply
+from agent.responder import PROMPT_STYLES, Responder, tidy_reply
+from evaluation.reply_scores import rates, score_reply, similarities
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTED_PATH = REPO / "tests" / "data" / "scripted_turns.jsonl"
@@ -136,6 +137,16 @@ def summarise(records: list[dict]) -> dict:
         "latency_s_median": round(statistics.median(r["latency_s"] for r in generated), 2),
         "first_attempt_failures_by_kind": dict(failures.most_common()),
     }
+    # the reader's measures (evaluation/reply_scores.py), judged against the gold emotion, on every final reply
+    scores = []
+    cosines = similarities([r["reply"] for r in generated], [r.get("said", r["text"]) for r in generated])
+    for r, cosine in zip(generated, cosines or [None] * n):
+        predicted = Appraisal(emotion=r["emotion"], intensity=0.5, cause=r["cause"], need=r["need"])
+        scores.append(score_reply(r["reply"], r.get("said", r["text"]),
+                                  gold_appraisal(predicted, r["gold_emotion"], r["gold_need"]), r["route"],
+                                  similarity=cosine))
+    summary["reply_scores"] = rates(scores)
+    summary["reply_scores"]["relevance_by"] = "shared words or MiniLM cosine" if cosines else "shared words"
     firsts = [r["first_token_s"] for r in generated if r["first_token_s"] is not None]
     if firsts:
         summary["first_token_s_median"] = round(statistics.median(firsts), 2)
@@ -154,17 +165,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-emotion", default="auto", choices=("auto", "model", "lexicon"),
                         help="text-only appraisal: perception's model, the cue lexicon, or auto")
     parser.add_argument("--backend", default="llamacpp")
-    parser.add_argument("--model", default=None)
+    parser.add_argument("--model", default=None, help="GGUF path, or a fetched model's name (qwen2.5-1.5b)")
+    parser.add_argument("--prompt", default="auto", choices=PROMPT_STYLES,
+                        help="retrieved exemplars (the 135M) or the compact cached prefix (auto: by model)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds a reply may take before the template is used (default: the live 30 s)")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: the backend's)")
     parser.add_argument("--out", type=Path, default=OUT_PATH)
+    parser.add_argument("--turns-out", type=Path, default=Path("/tmp/response_quality_turns.jsonl"),
+                        help="per-turn detail (JSONL)")
+    parser.add_argument("--rescore", type=Path, default=None,
+                        help="score the replies of an earlier run's per-turn file again (no generation) and print")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.rescore is not None:
+        if not args.rescore.is_file():
+            print(f"{args.rescore}: no such per-turn file", file=sys.stderr)
+            return 2
+        rows = [json.loads(line) for line in args.rescore.read_text(encoding="utf-8").splitlines() if line.strip()]
+        by_set: dict[str, list[dict]] = {}
+        for row in rows:
+            by_set.setdefault(row["set"], []).append(row)
+        print(json.dumps({name: summarise(part) for name, part in by_set.items()}, indent=2))
+        return 0
     from agent.appraisal import load_text_emotion
     from agent.backends import make_backend
 
-    backend = make_backend(args.backend, model=args.model)
+    options = {"n_threads": args.threads} if args.threads and args.backend == "llamacpp" else {}
+    backend = make_backend(args.backend, model=args.model, **options)
     text_emotion, text_emotion_note = load_text_emotion(args.text_emotion)
-    responder = Responder(backend, coe=args.coe, text_emotion=text_emotion)
+    responder = Responder(backend, coe=args.coe, text_emotion=text_emotion, prompt=args.prompt,
+                          timeout_s=args.timeout)
     started = time.time()
     results: dict[str, dict] = {}
     records: list[dict] = []
@@ -180,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores shared with other jobs; {platform.platform()}",
         "backend": f"{backend.name}: {backend.model}",
-        "retrieval": responder.retriever.embedder_name,
+        "prompt": responder.prompt_style,
+        "timeout_s": args.timeout,
+        "retrieval": responder.retriever.embedder_name if responder.prompt_style == "retrieved" else None,
         "coe": args.coe,
         "text_emotion": text_emotion_note,
         "data": {"scripted_turns": str(SCRIPTED_PATH.relative_to(REPO)),
@@ -193,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    with open("/tmp/response_quality_turns.jsonl", "w") as handle:
+    with open(args.turns_out, "w") as handle:
         for record in records:
             handle.write(json.dumps(record) + "\n")
     print(json.dumps(results, indent=2))

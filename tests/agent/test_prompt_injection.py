@@ -115,17 +115,22 @@ def test_an_llm_that_obeys_cannot_break_the_appraisal_or_drop_the_flags(answer):
     assert backend.prompts  # it was asked
 
 
+@pytest.mark.parametrize("style", ["retrieved", "compact"])
 @pytest.mark.parametrize("injection", INJECTIONS)
-def test_no_control_token_from_the_words_reaches_a_prompt(injection):
+def test_no_control_token_from_the_words_reaches_a_prompt(injection, style):
     backend = ObedientBackend("That sounds really hard. What happened?")
-    responder = Responder(backend, embedder="tfidf")
+    responder = Responder(backend, embedder="tfidf", prompt=style)
     history = (("user", f"earlier {INJECTIONS[2]}"), ("assistant", "I hear you."))
     text = f"I failed my exam because {injection}"
     reply = responder.respond(text, history=history)
     assert reply.route in ROUTES and reply.route != "crisis"
     appraisal_prompt, *reply_prompts = backend.prompts
     for messages in backend.prompts:
-        assert [m["role"] for m in messages].count("system") == 1 and messages[0]["role"] == "system"
+        roles = [m["role"] for m in messages]
+        # the project's system message first; the compact prompt adds its appraisal note just before the words
+        own_notes = 2 if style == "compact" and messages is not appraisal_prompt else 1
+        assert roles.count("system") == own_notes and roles[0] == "system"
+        assert own_notes == 1 or roles[-2] == "system"
         for message in messages:
             assert not CONTROL.search(message["content"]), message
     assert reply_prompts[0][-1]["content"] == defuse(text)

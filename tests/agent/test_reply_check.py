@@ -147,3 +147,41 @@ def test_possessions_and_meetings_of_its_own_are_refused(reply):
 def test_set_phrases_of_sympathy_are_not_a_life_of_its_own():
     reply = "My condolences, losing him must hurt so much. What was he like?"
     assert not any("life of its own" in p for p in problems(reply, GRIEF, "My dog died this morning."))
+
+
+@pytest.mark.parametrize("reply, said", [
+    ("That sounds stressful. What's the most challenging part of your job?", "We are moving house next week."),
+    ("It's so much easier now. What do you think about your own family going through a tough time?",
+     "I finally told my dog I'm moving out and she barked."),
+    ("That's lovely. What kind of music do you usually listen to on weekends?", "My cat had kittens today!"),
+])
+def test_a_question_off_the_persons_topic_fails(reply, said):
+    appraisal = Appraisal(emotion="neutral", intensity=0.3, cause="", need="to_be_heard")
+    assert any("never mentioned" in p for p in problems(reply, appraisal, said))
+
+
+@pytest.mark.parametrize("reply, said", [
+    ("That must have been hard. What was your relationship with him like?",
+     "I finally told my dad I'm dropping out of med school and he hung up on me."),
+    ("Congratulations! What will you do first in the new role?", "I finally got the job I interviewed for!"),
+    ("That sounds like a lot. How are you holding up?", "We are moving house next week."),
+    ("I'm so sorry. How is your family taking it?", "My dad hung up on me."),
+])
+def test_a_question_on_the_persons_topic_passes(reply, said):
+    appraisal = Appraisal(emotion="sadness", intensity=0.3, cause="", need="to_be_heard")
+    assert not any("never mentioned" in p for p in problems(reply, appraisal, said))
+
+
+def test_cheer_to_a_loss_fails_even_when_the_appraisal_read_joy():
+    misread = Appraisal(emotion="joy", intensity=0.6, cause="", need="celebration")
+    found = problems("That's wonderful! What was she like?", misread, "My sister passed away. She was the best.")
+    assert any("cheer to words of loss" in p for p in found)
+
+
+def test_a_long_lost_friend_is_no_loss():
+    surprise = Appraisal(emotion="surprise", intensity=0.5, cause="", need="to_be_heard")
+    said = "I recently found out that my old long lost friend works at my new firm."
+    condolence = "I'm sorry for your loss. What happened?"
+    assert any("loss nobody mentioned" in p for p in problems(condolence, surprise, said))
+    grief = "My grandfather passed away and I lost my way."
+    assert not any("loss nobody mentioned" in p for p in problems(condolence, surprise, grief))

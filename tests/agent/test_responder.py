@@ -51,7 +51,8 @@ def test_good_first_attempt_is_generated(retriever):
 def test_failed_check_regenerates_once_with_other_exemplars(retriever):
     backend = ScriptedBackend(["I'm so sorry to hear that.", "That's wonderful news! How did you find out?"])
     restarts = []
-    reply = Responder(backend, retriever=retriever).respond(GOOD_NEWS, on_restart=lambda: restarts.append(1))
+    reply = Responder(backend, retriever=retriever, prompt="retrieved").respond(
+        GOOD_NEWS, on_restart=lambda: restarts.append(1))
     assert reply.route == "generated" and reply.text == "That's wonderful news! How did you find out?"
     assert "condolence to good news" in reply.status[0]
     assert len(restarts) == 1
@@ -60,11 +61,48 @@ def test_failed_check_regenerates_once_with_other_exemplars(retriever):
     assert backend.calls[1][1].temperature > 0
 
 
+def test_compact_prompt_keeps_a_fixed_prefix_and_puts_the_appraisal_last():
+    from agent.prompts import compact_prefix
+
+    backend = ScriptedBackend(["I'm so sorry to hear that.", "That's wonderful news! How did you find out?"])
+    reply = Responder(backend, prompt="compact").respond(GOOD_NEWS, history=[("user", "Guess what."),
+                                                                           ("assistant", "Tell me!")])
+    assert reply.route == "generated"
+    prefix = compact_prefix()
+    for messages, _ in backend.calls:  # both attempts start with the same cacheable prefix
+        assert messages[:len(prefix)] == prefix
+        assert messages[-2]["role"] == "system"
+        assert messages[-1] == {"role": "user", "content": GOOD_NEWS}
+        assert [m["content"] for m in messages[len(prefix):-2]] == ["Guess what.", "Tell me!"]
+    assert "happy" in backend.calls[0][0][-2]["content"]  # the appraisal note: joy, in words
+
+
+def test_auto_prompt_style_is_retrieved_only_for_the_embedded_small_model():
+    from agent.responder import prompt_style_for
+
+    small = type("B", (), {"model": "SmolLM2-135M-Instruct"})()
+    large = type("B", (), {"model": "qwen2.5-1.5b"})()
+    assert prompt_style_for(small) == "retrieved" and prompt_style_for(large) == "compact"
+    assert prompt_style_for(None) == "retrieved" and prompt_style_for(small, "compact") == "compact"
+    with pytest.raises(ValueError):
+        prompt_style_for(large, "long")
+
+
+def test_template_never_cheers_words_of_loss():
+    from agent.contracts import Appraisal
+
+    misread = Appraisal(emotion="joy", intensity=0.6, cause="she was the best sister", need="celebration")
+    said = "My sister passed away last month. She was the best sister."
+    reply = template_reply(misread, said)
+    assert "wonderful" not in reply.lower() and problems(reply, misread, said) == []
+    assert "wonderful" in template_reply(misread)  # without the words, the appraisal decides
+
+
 def test_two_failed_checks_give_the_template(retriever):
     backend = ScriptedBackend(["Congratulations!!! You should get another dog.", "I feel sad too. So sad."])
     reply = Responder(backend, retriever=retriever).respond(GRIEF)
     assert reply.route == "fallback"
-    assert reply.text == template_reply(reply.appraisal)
+    assert reply.text == template_reply(reply.appraisal, GRIEF)
     assert len(reply.status) == 2 and all("failed the check" in s for s in reply.status)
 
 

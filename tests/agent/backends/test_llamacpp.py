@@ -113,3 +113,29 @@ def test_the_prompt_cache_option_keeps_greedy_replies_the_same(gguf_path, embedd
     other = [MESSAGES[0], {"role": "user", "content": "I passed my driving test this morning!"}]
     for messages in (MESSAGES, other, MESSAGES):  # the second and third reuse the cached system prompt
         assert complete(cached, messages, params) == complete(embedded, messages, params)
+
+
+@pytest.mark.slow
+def test_primed_prefix_cache_evaluates_only_new_tokens_and_replays_byte_identically():
+    """The compact prompt's fixed prefix stays in llama.cpp's KV cache: a turn evaluates only its own tokens, and a
+    conversation primed afresh repeats byte for byte whatever ran in between (what replay needs)."""
+    from agent.backends.llamacpp import LlamaCppBackend
+    from agent.responder import Responder
+
+    backend = LlamaCppBackend(n_ctx=2048)
+    responder = Responder(backend, prompt="compact", embedder="tfidf")
+    conversation = ["My cat died this morning.", "She was nineteen and slept on my bed every night."]
+
+    def talk(turns):
+        history, replies = [], []
+        for text in turns:
+            reply = responder.respond(text, history=history)
+            replies.append(reply.text)
+            history += [("user", text), ("assistant", reply.text)]
+        return replies
+
+    first = talk(conversation)
+    timings = backend.last_timings
+    assert timings["cache_n"] >= 200 and timings["prompt_n"] < 120, timings  # the prefix came from the cache
+    talk(["I got the job I wanted!", "I start on Monday."])  # another conversation fills the cache with its words
+    assert talk(conversation) == first
