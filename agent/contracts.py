@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 NEEDS: tuple[str, ...] = ("to_be_heard", "reassurance", "information", "celebration")
+CAUSE_SPEAKERS: tuple[str, ...] = ("user", "agent", "other")
 ROUTES: tuple[str, ...] = ("generated", "fallback", "crisis")
 
 
@@ -12,10 +13,12 @@ ROUTES: tuple[str, ...] = ("generated", "fallback", "crisis")
 class Appraisal:
     emotion: str  # one of perception.cues.LABELS
     intensity: float  # 0-1
-    cause: str  # a span quoted from the user's words ("" when none could be found)
+    cause: str  # a span quoted verbatim from the turn `cause_turn` ("" when none could be found)
     need: str  # one of NEEDS
     safety_flags: tuple[str, ...] = ()  # e.g. ("suicide",), ("medical_emergency",)
     source: str = "code"  # "code" or "llm": who computed it
+    cause_turn: int = 0  # where the cause was said: 0 the person's current message, -k the turn k back
+    cause_speaker: str = "user"  # who said it, one of CAUSE_SPEAKERS: the person, the agent, someone else
 
 
 @dataclass(frozen=True)

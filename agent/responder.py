@@ -18,8 +18,9 @@ import time
 from typing import Callable, Iterator, Sequence
 
 from agent import safety
-from agent.appraisal import TextEmotionFn, appraise_by_code, appraise_by_llm
+from agent.appraisal import TextEmotionFn, appraise_by_llm, appraise_with_notes
 from agent.backends.base import GenerationParams, LLMBackend, LLMError, one_line
+from agent.cause_finder import CauseFinder
 from agent.contracts import Appraisal, Reply
 from agent.exemplars import ExemplarRetriever
 from agent.prompts import STOP_SEQUENCES, build_messages, normalise_coe
@@ -59,12 +60,26 @@ class Responder:
 
     def __init__(self, backend: LLMBackend | None, *, retriever: ExemplarRetriever | None = None,
                  coe: str | None = None, text_emotion: TextEmotionFn | None = None,
-                 embedder: str = "auto") -> None:
+                 embedder: str = "auto", cause_finder: CauseFinder | None | str = "auto") -> None:
+        """`cause_finder`: "auto" loads the shipped one (agent/weights/cause_finder.npz) on first use, None means
+        the cause comes from the rules alone."""
         self.backend = backend
         self.coe = normalise_coe(coe)
         self.text_emotion = text_emotion
         self._retriever = retriever
         self._embedder = embedder
+        self._cause_finder = cause_finder
+        self._cause_finder_note = ""
+
+    @property
+    def cause_finder(self) -> CauseFinder | None:
+        if self._cause_finder == "auto":  # lazy and once: a missing or broken file is said in every reply's status
+            try:
+                self._cause_finder = CauseFinder.load()
+            except (OSError, ValueError) as err:
+                self._cause_finder = None
+                self._cause_finder_note = f"cause finder unavailable ({one_line(err)}): the cause is from the rules"
+        return self._cause_finder if isinstance(self._cause_finder, CauseFinder) else None
 
     @property
     def retriever(self) -> ExemplarRetriever:
@@ -75,10 +90,15 @@ class Responder:
     def appraise(self, text: str, state: EmotionState | None = None, emotion: str | None = None,
                  history: History = ()) -> tuple[Appraisal, tuple[str, ...]]:
         """EBG stage 1: by the LLM when the backend is capable, else by code; always validated."""
+        finder = self.cause_finder
+        loading = (self._cause_finder_note,) if self._cause_finder_note else ()
         if self.backend is not None and getattr(self.backend, "capable", False):
-            return appraise_by_llm(self.backend, text, state, emotion=emotion, text_emotion=self.text_emotion,
-                                   history=history)
-        return appraise_by_code(text, state, emotion=emotion, text_emotion=self.text_emotion, history=history), ()
+            appraisal, notes = appraise_by_llm(self.backend, text, state, emotion=emotion,
+                                               text_emotion=self.text_emotion, history=history, cause_finder=finder)
+        else:
+            appraisal, notes = appraise_with_notes(text, state, emotion=emotion, text_emotion=self.text_emotion,
+                                                   history=history, cause_finder=finder)
+        return appraisal, loading + notes
 
     def respond(self, text: str, state: EmotionState | None = None, history: History = (),
                 on_token: Callable[[str], None] | None = None, on_restart: Callable[[], None] | None = None,
@@ -91,8 +111,8 @@ class Responder:
 
         check = safety.check(text)
         if check.crisis:  # before anything else, and without the LLM: a fixed message that points to people
-            appraisal = appraise_by_code(text, state, emotion=emotion, text_emotion=self.text_emotion,
-                                         history=history)
+            appraisal, _ = appraise_with_notes(text, state, emotion=emotion, text_emotion=self.text_emotion,
+                                               history=history, cause_finder=self.cause_finder)
             message = safety.crisis_message(check.flags)
             if on_token:
                 on_token(message)

@@ -169,6 +169,8 @@ def render_details(snapshot: dict) -> str:
     views = snapshot["views"]
     lines += [_view_words("Words", views["text"]), _view_words("Voice", views["voice"]),
               _view_words("Face", views["face"])]
+    if snapshot.get("because"):  # the last reply's appraised cause (ui/report.because)
+        lines.append(f"**Last appraisal,** {snapshot['because']}")
     if snapshot["problems"]:
         lines.append("**Problems:** " + "; ".join(snapshot["problems"][-3:]))
     return "  \n".join(lines)

@@ -238,3 +238,18 @@ def test_a_face_that_went_quiet_fades_from_the_state(models, face_frame):
     assert session.refresh_state()
     assert session.state.confidence < 0.05
     session.close()
+
+
+def test_the_reply_event_and_the_panel_carry_the_cause_and_its_turn(models):
+    session = LiveSession(dataclasses.replace(models, responder=models.local_responder))
+    session.on_text("My sister crashed my car last night.")
+    turn = session.on_text("I'm so angry, she didn't even say sorry.")
+    replies = [e for e in session.timeline() if e["kind"] == "reply"]
+    appraisal = replies[-1]["appraisal"]
+    assert {"cause", "cause_turn", "cause_speaker"} <= set(appraisal)
+    assert appraisal["cause_turn"] == turn.reply.appraisal.cause_turn
+    assert appraisal["cause_speaker"] in ("user", "agent")
+    assert appraisal["cause"] and session.snapshot()["because"].startswith(f'because: "{appraisal["cause"]}"')
+    from ui.app import render_details
+
+    assert session.snapshot()["because"] in render_details(session.snapshot())
