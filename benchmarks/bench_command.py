@@ -12,8 +12,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-AREAS: tuple[str, ...] = ("asr", "prosody", "text", "face", "fusion", "llm", "responder", "demo", "replay", "ablate",
-                         "load")
+AREAS: tuple[str, ...] = ("asr", "prosody", "text", "face", "fusion", "llm", "responder", "causes", "demo", "replay",
+                         "ablate", "load")
 
 # Runs one area and prints its figures plus the subprocess's own peak RSS as the last line of stdout.
 _CHILD = """
