@@ -77,7 +77,7 @@ def clause_rows(cases: Sequence[CauseCase]) -> tuple[list[dict], np.ndarray, np.
 def fit(X, y: np.ndarray, c: float):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=c, solver="liblinear", max_iter=2000).fit(X, y)
+    return LogisticRegression(C=c, solver="liblinear", max_iter=2000, random_state=0).fit(X, y)
 
 
 def out_of_fold(X, y: np.ndarray, groups: np.ndarray, c: float) -> np.ndarray:
