@@ -2,7 +2,9 @@
 
 Two ways, one result. `appraise_by_code` is the default for small models (and runs well under 50 ms): emotion and
 intensity from the fused EmotionState (or, text-only, from a text-emotion reading or a small cue lexicon), the cause
-as the clause of the user's own words that carries the emotion (quoted verbatim), the need by rules refined on
+quoted verbatim from the conversation: by the trained cause finder (agent/cause_finder.py: which of the last turns
+holds it, the person's own words or what the agent said, and the span in it) when one is given, else the clause of
+the person's own words that carries the emotion's cue words (the rules, also the fallback), the need by rules refined on
 tests/data/scripted_turns.jsonl. `appraise_by_llm` asks a capable backend for the same thing as schema-constrained
 JSON and validates it; anything invalid falls back to the code appraisal with a note saying why.
 """
@@ -14,7 +16,8 @@ import re
 from typing import Callable, Mapping, Sequence
 
 from agent import safety
-from agent.backends.base import GenerationParams, LLMBackend, LLMError, complete
+from agent.backends.base import GenerationParams, LLMBackend, LLMError, complete, one_line
+from agent.cause_finder import CauseFinder
 from agent.contracts import NEEDS, Appraisal
 from agent.prompts import defuse
 from fusion.state import EmotionState
@@ -172,17 +175,53 @@ def intensity_of(probs: Mapping[str, float], arousal: float, confidence: float =
     return round(max(0.0, min(1.0, value)), 3)
 
 
-def appraise_by_code(text: str, state: EmotionState | None = None, *, emotion: str | None = None,
-                     text_emotion: TextEmotionFn | None = None, history: Sequence[tuple[str, str]] = ()) -> Appraisal:
-    """The appraisal computed by rules. `emotion` forces the label (the CLI's --emotion); `state` wins over the
-    text-only reading; `text_emotion` (a function text -> probs) replaces the cue lexicon when given.
+def locate_cause(text: str, emotion: str, history: Sequence[tuple[str, str]] = (),
+                 cause_finder: CauseFinder | None = None, context_turns: Sequence[int] = ()
+                 ) -> tuple[str, int, str, tuple[str, ...]]:
+    """(cause, turn, speaker, notes): the cause of `emotion` and where it was said (0 the message, -k the turn k
+    back in `history`; "user" or "agent"). The finder decides when given, the emotion is not neutral and it is sure
+    enough (its best turn at or above `unsure_below`, else the rules' cause when they find one); the rules decide
+    otherwise, and when the finder fails, with a note saying so. `context_turns` (offsets of the person's earlier
+    turns, nearest first) are where the rules look when the message itself read neutral."""
+    def by_rules() -> tuple[str, int]:
+        cause = find_cause(text, emotion)
+        for offset in context_turns:  # the turn that carried the feeling names its cause better
+            earlier = find_cause(history[len(history) + offset][1], emotion)
+            if earlier:
+                return earlier, offset
+        return cause, 0
+
+    if cause_finder is None or emotion == "neutral":  # the finder learnt causes of emotions, not of calm words
+        return (*by_rules(), "user", ())
+    try:
+        found = cause_finder.find(text, emotion, history)
+    except Exception as err:  # a broken weights file or a bug must not cost the person a reply
+        return (*by_rules(), "user", (f"cause finder failed ({one_line(err)}): the cause is from the rules",))
+    if found.confidence < cause_finder.unsure_below or not found.span:
+        cause, turn = by_rules()
+        if cause:
+            return cause, turn, "user", ()
+    return found.span, found.turn, found.speaker, ()
+
+
+def appraise_with_notes(text: str, state: EmotionState | None = None, *, emotion: str | None = None,
+                        text_emotion: TextEmotionFn | None = None, history: Sequence[tuple[str, str]] = (),
+                        cause_finder: CauseFinder | None = None) -> tuple[Appraisal, tuple[str, ...]]:
+    """The appraisal computed by code, and notes on what failed on the way (for Reply.status).
+
+    `emotion` forces the label (the CLI's --emotion); `state` wins over the text-only reading; `text_emotion` (a
+    function text -> probs) replaces the cue lexicon when given; `cause_finder` finds the cause in the message and
+    the last turns of `history` ((role, text) pairs), else the rules quote it from the message.
 
     Text only, a turn that reads neutral ("yes", "it was last week") takes its emotion from the person's recent
-    turns in `history` ((role, text) pairs), at lower intensity: the feeling was said earlier, not gone."""
+    turns in `history`, at lower intensity: the feeling was said earlier, not gone."""
     if emotion is not None and emotion not in LABELS:
         raise ValueError(f"unknown emotion {emotion!r}; expected one of {', '.join(LABELS)}")
     read = text_emotion or lexicon_probs
-    context = [said for role, said in list(history)[-2 * CONTEXT_TURNS:] if role == "user" and said.strip()]
+    history = list(history)
+    recent = range(max(0, len(history) - 2 * CONTEXT_TURNS), len(history))
+    context_at = [i for i in recent if history[i][0] == "user" and history[i][1].strip()]
+    context = [history[i][1] for i in context_at]
     from_context = False
     if state is not None:
         probs, valence, arousal, confidence = normalise_probs(state.probs), state.valence, state.arousal, \
@@ -201,11 +240,19 @@ def appraise_by_code(text: str, state: EmotionState | None = None, *, emotion: s
         valence, arousal = LABEL_VALENCE_AROUSAL[emotion]
     label = top_label(probs)
     flags = safety.check(text).flags
-    cause = find_cause(text, label)
-    if from_context:  # the turn that carried the feeling names its cause better; still the person's own words
-        cause = next((c for c in (find_cause(said, label) for said in reversed(context)) if c), cause)
-    return Appraisal(emotion=label, intensity=intensity_of(probs, arousal, confidence),
-                     cause=cause, need=choose_need(text, label, valence), safety_flags=flags, source="code")
+    context_turns = [i - len(history) for i in reversed(context_at)] if from_context else []
+    cause, cause_turn, speaker, notes = locate_cause(text, label, history, cause_finder, context_turns)
+    return Appraisal(emotion=label, intensity=intensity_of(probs, arousal, confidence), cause=cause,
+                     need=choose_need(text, label, valence), safety_flags=flags, source="code",
+                     cause_turn=cause_turn, cause_speaker=speaker), notes
+
+
+def appraise_by_code(text: str, state: EmotionState | None = None, *, emotion: str | None = None,
+                     text_emotion: TextEmotionFn | None = None, history: Sequence[tuple[str, str]] = (),
+                     cause_finder: CauseFinder | None = None) -> Appraisal:
+    """The appraisal computed by code (see appraise_with_notes), without the notes."""
+    return appraise_with_notes(text, state, emotion=emotion, text_emotion=text_emotion, history=history,
+                               cause_finder=cause_finder)[0]
 
 
 def appraisal_messages(text: str, candidates: Mapping[str, float]) -> list[dict[str, str]]:
@@ -256,25 +303,31 @@ def validate_llm_appraisal(raw: str, text: str, fallback: Appraisal) -> tuple[Ap
             cause = text[at:at + len(cause)]
         else:
             cause, notes = fallback.cause, ("LLM cause was not quoted from the words; used the code's cause",)
+    # the LLM reads only the message; the code's cause (maybe from an earlier turn) stands when the LLM names none
+    turn, speaker = (0, "user") if cause and cause != fallback.cause else (fallback.cause_turn, fallback.cause_speaker)
+    if not cause:
+        cause = fallback.cause
     return Appraisal(emotion=emotion, intensity=round(intensity, 3), cause=cause, need=need,
-                     safety_flags=fallback.safety_flags, source="llm"), notes
+                     safety_flags=fallback.safety_flags, source="llm", cause_turn=turn, cause_speaker=speaker), notes
 
 
 def appraise_by_llm(backend: LLMBackend, text: str, state: EmotionState | None = None, *,
                     emotion: str | None = None, text_emotion: TextEmotionFn | None = None,
-                    history: Sequence[tuple[str, str]] = (), timeout_s: float = 30.0
-                    ) -> tuple[Appraisal, tuple[str, ...]]:
+                    history: Sequence[tuple[str, str]] = (), timeout_s: float = 30.0,
+                    cause_finder: CauseFinder | None = None) -> tuple[Appraisal, tuple[str, ...]]:
     """Ask a capable backend for the appraisal as schema-constrained JSON; validate; fall back to code on failure."""
-    fallback = appraise_by_code(text, state, emotion=emotion, text_emotion=text_emotion, history=history)
+    fallback, code_notes = appraise_with_notes(text, state, emotion=emotion, text_emotion=text_emotion,
+                                               history=history, cause_finder=cause_finder)
     if emotion is not None:
-        return fallback, ()  # the person said which emotion: nothing to ask
+        return fallback, code_notes  # the person said which emotion: nothing to ask
     candidates = state.probs if state is not None else (text_emotion(text) if text_emotion else lexicon_probs(text))
     params = GenerationParams(max_tokens=120, temperature=0.0, json_schema=APPRAISAL_SCHEMA, timeout_s=timeout_s)
     try:
         raw = complete(backend, appraisal_messages(text, candidates), params)
     except LLMError as err:
-        return fallback, (f"LLM appraisal failed ({err}); used the code appraisal",)
-    return validate_llm_appraisal(raw.strip(), text, fallback)
+        return fallback, code_notes + (f"LLM appraisal failed ({err}); used the code appraisal",)
+    appraisal, notes = validate_llm_appraisal(raw.strip(), text, fallback)
+    return appraisal, code_notes + notes
 
 
 def load_text_emotion(kind: str = "auto") -> tuple[TextEmotionFn | None, str]:

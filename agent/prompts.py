@@ -64,7 +64,13 @@ def normalise_coe(coe: str | None) -> str | None:
 
 def system_message(appraisal: Appraisal, coe: str | None = None) -> str:
     feeling = EMOTION_WORDS.get(appraisal.emotion, appraisal.emotion)
-    about = f' about "{defuse(appraisal.cause)}"' if appraisal.cause else ""  # the cause is the person's words
+    about = ""
+    if appraisal.cause:  # quoted from the conversation: the person's words, or what the agent said to them
+        said_by = {"agent": " what you said,", "other": " what someone said,"}.get(appraisal.cause_speaker, "")
+        if appraisal.cause_speaker == "user" and appraisal.cause_turn < 0:
+            said_by = " what they said earlier,"
+        about = f' about{said_by} "{defuse(appraisal.cause)}"'
+
     parts = [SYSTEM_BASE, f"The user feels {feeling}{about}.", NEED_GUIDANCE[appraisal.need]]
     variant = normalise_coe(coe)
     if variant:

@@ -18,11 +18,10 @@ import threading
 import time
 from typing import Callable, Iterator, Sequence
 
-import dataclasses
-
 from agent import safety
-from agent.appraisal import TextEmotionFn, appraise_by_code, appraise_by_llm
+from agent.appraisal import TextEmotionFn, appraise_by_llm, appraise_with_notes
 from agent.backends.base import GenerationParams, LLMBackend, LLMError, one_line
+from agent.cause_finder import CauseFinder
 from agent.contracts import Appraisal, Reply
 from agent.exemplars import ExemplarRetriever
 from agent.prompts import STOP_SEQUENCES, build_compact_messages, build_messages, compact_prefix, normalise_coe
@@ -76,10 +75,13 @@ class Responder:
     def __init__(self, backend: LLMBackend | None, *, retriever: ExemplarRetriever | None = None,
                  coe: str | None = None, text_emotion: TextEmotionFn | None = None,
                  embedder: str = "auto", crisis_detector: object = "auto", locale: str | None = None,
-                 prompt: str = "auto", timeout_s: float | None = None) -> None:
+                 prompt: str = "auto", timeout_s: float | None = None,
+                 cause_finder: CauseFinder | None | str = "auto") -> None:
         """`crisis_detector`: "auto" (the shipped semantic detector, loaded once per process on first use), None
         (keyword rules only), or any object with `score(text)`. `locale` picks the crisis resources
-        (agent/data/crisis_resources.json; None: the default, which starts from the local emergency number)."""
+        (agent/data/crisis_resources.json; None: the default, which starts from the local emergency number).
+        `cause_finder`: "auto" loads the shipped one (agent/weights/cause_finder.npz) on first use, None means
+        the cause comes from the rules alone."""
         self.backend = backend
         self.locale = locale
         self._crisis_detector = crisis_detector
@@ -91,6 +93,18 @@ class Responder:
         self.text_emotion = text_emotion
         self._retriever = retriever
         self._embedder = embedder
+        self._cause_finder = cause_finder
+        self._cause_finder_note = ""
+
+    @property
+    def cause_finder(self) -> CauseFinder | None:
+        if self._cause_finder == "auto":  # lazy and once: a missing or broken file is said in every reply's status
+            try:
+                self._cause_finder = CauseFinder.load()
+            except (OSError, ValueError) as err:
+                self._cause_finder = None
+                self._cause_finder_note = f"cause finder unavailable ({one_line(err)}): the cause is from the rules"
+        return self._cause_finder if isinstance(self._cause_finder, CauseFinder) else None
 
     @property
     def retriever(self) -> ExemplarRetriever:
@@ -115,10 +129,15 @@ class Responder:
     def appraise(self, text: str, state: EmotionState | None = None, emotion: str | None = None,
                  history: History = ()) -> tuple[Appraisal, tuple[str, ...]]:
         """EBG stage 1: by the LLM when the backend is capable, else by code; always validated."""
+        finder = self.cause_finder
+        loading = (self._cause_finder_note,) if self._cause_finder_note else ()
         if self.backend is not None and getattr(self.backend, "capable", False):
-            return appraise_by_llm(self.backend, text, state, emotion=emotion, text_emotion=self.text_emotion,
-                                   history=history)
-        return appraise_by_code(text, state, emotion=emotion, text_emotion=self.text_emotion, history=history), ()
+            appraisal, notes = appraise_by_llm(self.backend, text, state, emotion=emotion,
+                                               text_emotion=self.text_emotion, history=history, cause_finder=finder)
+        else:
+            appraisal, notes = appraise_with_notes(text, state, emotion=emotion, text_emotion=self.text_emotion,
+                                                   history=history, cause_finder=finder)
+        return appraisal, loading + notes
 
     def respond(self, text: str, state: EmotionState | None = None, history: History = (),
                 on_token: Callable[[str], None] | None = None, on_restart: Callable[[], None] | None = None,
@@ -131,8 +150,8 @@ class Responder:
 
         risk = self.assess_safety(text)
         if risk.level == "crisis":  # before anything else, and without the LLM: a fixed message that points to people
-            appraisal = appraise_by_code(text, state, emotion=emotion, text_emotion=self.text_emotion,
-                                         history=history)
+            appraisal, _ = appraise_with_notes(text, state, emotion=emotion, text_emotion=self.text_emotion,
+                                               history=history, cause_finder=self.cause_finder)
             appraisal = dataclasses.replace(appraisal, safety_flags=risk.flags, safety_level=risk.level,
                                             safety_reason=risk.reason)
             message = safety.crisis_message(risk.flags, self.locale, third_party=risk.third_party)

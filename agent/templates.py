@@ -85,7 +85,9 @@ def template_reply(appraisal: Appraisal, said: str = "") -> str:
         return TEMPLATES["to_be_heard"]["*"][1]
     by_emotion = TEMPLATES[appraisal.need]
     with_cause, without_cause = by_emotion.get(appraisal.emotion, by_emotion["*"])
-    cause = second_person(LEADING_FILLER.sub("", appraisal.cause)) if appraisal.cause else ""
+    # only the person's own words turn into "you ...": a cause the agent said would read as theirs
+    own = appraisal.cause if appraisal.cause_speaker == "user" else ""
+    cause = second_person(LEADING_FILLER.sub("", own)) if own else ""
     if MIN_CAUSE_WORDS <= len(cause.split()) <= MAX_CAUSE_WORDS and "{cause}" in with_cause:
         return with_cause.format(cause=cause)
     return without_cause or with_cause

@@ -12,8 +12,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-AREAS: tuple[str, ...] = ("asr", "prosody", "text", "face", "fusion", "llm", "responder", "safety", "demo", "replay",
-                         "ablate", "load", "scale")
+AREAS: tuple[str, ...] = ("asr", "prosody", "text", "face", "fusion", "llm", "responder", "safety", "causes", "demo",
+                         "replay", "ablate", "load", "scale")
 
 # Runs one area and prints its figures plus the subprocess's own peak RSS as the last line of stdout.
 _CHILD = """

@@ -155,6 +155,8 @@ def details_markdown(snapshot: Mapping[str, Any]) -> str:
     lines = fused_lines(snapshot) + [modality_line(snapshot, m) for m in ("text", "voice", "face")]
     level, reason = snapshot.get("safety", ("none", ""))  # the last reply's safety level (agent/safety_level.py)
     lines.append(f"**Safety:** {level}" + (f" ({reason})" if reason else ""))
+    if snapshot.get("because"):  # the last reply's appraised cause (ui/report.because)
+        lines.append(f"**Last appraisal,** {snapshot['because']}")
     if snapshot.get("problems"):
         lines.append("**Problems:** " + "; ".join(snapshot["problems"][-3:]))
     return "  \n".join(lines)

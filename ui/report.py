@@ -118,6 +118,20 @@ def _merge_spans(times: list[float], gap_s: float = 1.0) -> list[tuple[float, fl
     return [(a, b) for a, b in spans]
 
 
+def because(appraisal: dict) -> str:
+    """The appraisal's cause as one line for people: 'because: "..."', saying whose words and how far back when it
+    is not the person's current message; "" when there is no cause."""
+    cause = str(appraisal.get("cause") or "").strip()
+    if not cause:
+        return ""
+    turn, speaker = int(appraisal.get("cause_turn") or 0), appraisal.get("cause_speaker") or "user"
+    if turn == 0 and speaker == "user":
+        return f'because: "{cause}"'
+    whose = {"agent": "the agent's words", "other": "someone else's words"}.get(speaker, "the person's words")
+    back = f", {-turn} turn{'s' if turn < -1 else ''} back" if turn < 0 else ""
+    return f'because: "{cause}" ({whose}{back})'
+
+
 def conversation(events: list[dict]) -> list[dict]:
     """The turns in order: what the person said (heard or typed) with how the words read and the fused state once
     they were in, and each reply with the appraisal it was built on."""
@@ -145,7 +159,8 @@ def conversation(events: list[dict]) -> list[dict]:
         elif kind == "reply":
             appraisal = e.get("appraisal") or {}
             rows.append({"t_s": e["t_s"], "who": "agent", "text": e.get("text", ""),
-                         "words": f"appraisal: {appraisal.get('emotion', '?')}, need {appraisal.get('need', '?')}",
+                         "words": f"appraisal: {appraisal.get('emotion', '?')}, need {appraisal.get('need', '?')}"
+                                  + (f"; {because(appraisal)}" if because(appraisal) else ""),
                          "fused": f"route {e.get('route', '?')}"})
     for row in rows:
         row["reading"] = "; ".join(part for part in (row.pop("words"), row.pop("fused")) if part)

@@ -54,7 +54,8 @@ def build_responder(args: argparse.Namespace):
 def reply_as_json(reply, notes=()) -> dict:
     return {
         "appraisal": {"emotion": reply.appraisal.emotion, "intensity": reply.appraisal.intensity,
-                      "cause": reply.appraisal.cause, "need": reply.appraisal.need,
+                      "cause": reply.appraisal.cause, "cause_turn": reply.appraisal.cause_turn,
+                      "cause_speaker": reply.appraisal.cause_speaker, "need": reply.appraisal.need,
                       "safety_flags": list(reply.appraisal.safety_flags), "source": reply.appraisal.source,
                       "safety_level": reply.appraisal.safety_level,
                       "safety_reason": reply.appraisal.safety_reason},

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from perception.cues import FaceCues, ProsodyCues, TextEmotion, Transcript, as_json, top_label
+from ui.report import because
 
 SAMPLE_RATE_HZ = 16000  # what VAD, ASR and prosody expect
 END_OF_SPEECH_SILENCE_S = 0.7  # silence after speech that ends a turn: long enough not to cut at a comma
@@ -693,6 +694,8 @@ class LiveSession:
                 "problems": list(self.problems),
                 "transcripts": [e["text"] for e in self.events if e["kind"] == "transcript"],
                 "safety": self.last_safety,
+                "because": next((because(e.get("appraisal") or {}) for e in reversed(self.events)
+                                 if e["kind"] == "reply"), ""),  # the last reply's cause, for the live panel
             }
 
     @property

@@ -66,3 +66,19 @@ def test_text_is_escaped_and_an_empty_timeline_still_reports(tmp_path):
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
     empty = write_report([], tmp_path / "b").read_text()
     assert "No turns" in empty and (tmp_path / "b" / "timeline.png").stat().st_size > 1000
+
+
+def test_the_reply_row_says_because_and_whose_words(tmp_path):
+    from ui.report import because, conversation
+
+    events = [{"kind": "text", "t_s": 1.0, "source": "text", "text": "Really? I can't believe it!", "label": "surprise",
+               "confidence": 0.8},
+              {"kind": "reply", "t_s": 2.0, "text": "That is a lot to take in.", "route": "fallback",
+               "appraisal": {"emotion": "surprise", "need": "to_be_heard", "cause": "his wife found out",
+                             "cause_turn": -1, "cause_speaker": "agent"}}]
+    rows = conversation(events)
+    assert 'because: "his wife found out" (the agent\'s words, 1 turn back)' in rows[-1]["reading"]
+    assert because({"cause": "my dog died", "cause_turn": 0, "cause_speaker": "user"}) == 'because: "my dog died"'
+    assert because({"cause": ""}) == "" and because({"cause": "x", "cause_turn": -2}).endswith("2 turns back)")
+    html = write_report(events, tmp_path / "r").read_text()
+    assert "because: &quot;his wife found out&quot;" in html

@@ -63,3 +63,11 @@ def test_respond_with_the_embedded_model():
     assert doc["backend"] == "llamacpp" and doc["model"] == "SmolLM2-135M-Instruct"
     assert doc["route"] in ("generated", "fallback") and doc["reply"]
     assert set(doc["appraisal"]) >= {"emotion", "intensity", "cause", "need"}
+
+
+def test_respond_json_says_where_the_cause_was_said(tmp_path):
+    done = empathic("respond", "I failed my driving test again this morning.", "--emotion", "sadness",
+                    "--model", str(tmp_path / "x.gguf"), "--text-emotion", "lexicon")
+    appraisal = json.loads(done.stdout)["appraisal"]
+    assert appraisal["cause_turn"] == 0 and appraisal["cause_speaker"] == "user"
+    assert appraisal["cause"] and appraisal["cause"] in "I failed my driving test again this morning."

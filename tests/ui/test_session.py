@@ -250,3 +250,18 @@ def test_the_safety_level_and_reason_are_in_the_reply_event_and_the_panel(models
     assert session.snapshot()["safety"] == ("crisis", turn.reply.appraisal.safety_reason)
     session.on_text("I passed my driving test this morning!")
     assert session.snapshot()["safety"] == ("none", "")
+
+
+def test_the_reply_event_and_the_panel_carry_the_cause_and_its_turn(models):
+    session = LiveSession(dataclasses.replace(models, responder=models.local_responder))
+    session.on_text("My sister crashed my car last night.")
+    turn = session.on_text("I'm so angry, she didn't even say sorry.")
+    replies = [e for e in session.timeline() if e["kind"] == "reply"]
+    appraisal = replies[-1]["appraisal"]
+    assert {"cause", "cause_turn", "cause_speaker"} <= set(appraisal)
+    assert appraisal["cause_turn"] == turn.reply.appraisal.cause_turn
+    assert appraisal["cause_speaker"] in ("user", "agent")
+    assert appraisal["cause"] and session.snapshot()["because"].startswith(f'because: "{appraisal["cause"]}"')
+    from ui.panel_text import details_markdown
+
+    assert session.snapshot()["because"] in details_markdown(session.snapshot())
