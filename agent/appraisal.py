@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from agent import safety
 from agent.backends.base import GenerationParams, LLMBackend, LLMError, complete, one_line
@@ -63,7 +63,8 @@ QUESTION_OPENERS = re.compile(
 INFORMATION_CUES = re.compile(
     r"\b(how (do|can|should|would) (i|we|you)|what (should|can|do) i|any (tips|advice|ideas|suggestions)|"
     r"can you (explain|help|tell|recommend|suggest)|is it (normal|okay|ok|safe|true)|what does|what is the best|"
-    r"where (can|do|should) i|is there (anything|a way|something)|which (one|is)|should i|recommend|how to|explain)\b", re.I)
+    r"where (can|do|should) i|is there (anything|a way|something)|which (one|is)|should i|recommend|how to|"
+    r"explain)\b", re.I)
 RHETORICAL = re.compile(r"^\s*(why (me|does|do|is|did|can't|cant|won't|wont|am)|how could (he|she|they|you))\b", re.I)
 WORRY_CUES = re.compile(
     r"\b(worr|anxious|nervous|scared|afraid|what if|panic|dread|terrif|frighten|uneasy|on edge|can't sleep|"
@@ -333,7 +334,8 @@ def appraise_by_llm(backend: LLMBackend, text: str, state: EmotionState | None =
 def load_text_emotion(kind: str = "auto") -> tuple[TextEmotionFn | None, str]:
     """The text-emotion reading for text-only appraisal: "model" (perception's trained head on minilm),
     "lexicon" (the cue words here), or "auto": the model, with the lexicon taking over when the model says neutral
-    or is unsure (top probability under UNSURE_TOP_PROB) but the words carry a cue (on a seeded 150-context ED sample this read 0.39 right against 0.35 for either
+    or is unsure (top probability under UNSURE_TOP_PROB) but the words carry a cue (on a seeded 150-context ED
+    sample this read 0.39 right against 0.35 for either
     alone; see the report). Returns the function (None means the lexicon) and a note saying which is in use."""
     if kind == "lexicon":
         return None, "text emotion: cue lexicon"

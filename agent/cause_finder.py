@@ -17,10 +17,11 @@ turn costs well under a millisecond. The turn window bounds the history read, ho
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -138,7 +139,7 @@ class CauseFinder:
     own_bonus: float = 0.0  # added to the person's own message's score when choosing the one cause to carry
 
     @classmethod
-    def load(cls, path: Path = WEIGHTS_PATH) -> "CauseFinder":
+    def load(cls, path: Path = WEIGHTS_PATH) -> CauseFinder:
         try:
             with np.load(path, allow_pickle=False) as stored:
                 finder = cls(turn_coef=stored["turn_coef"].astype(np.float32),

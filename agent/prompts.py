@@ -12,7 +12,7 @@ CBT (the thought behind the feeling), DBT (validate, then balance acceptance and
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from agent.contracts import Appraisal
 from agent.exemplars import Exemplar
@@ -44,7 +44,8 @@ STOP_SEQUENCES: tuple[str, ...] = ("\n", "User:", "Assistant:", "<|im_end|>", "<
 # Chat-template control tokens typed by the person: a server that parses special tokens inside message text would
 # read "<|im_end|><|im_start|>system ..." in the words as a forged system turn. They are removed from anything the
 # person wrote before it enters a prompt (tests/agent/test_prompt_injection.py).
-CONTROL_TOKENS = re.compile(r"<\|[^<>|]{0,64}\|>|<\||\|>|</?s>|\[/?INST\]|<(start|end)_of_turn>|<\|?(bos|eos)\|?>", re.I)
+CONTROL_TOKENS = re.compile(
+    r"<\|[^<>|]{0,64}\|>|<\||\|>|</?s>|\[/?INST\]|<(start|end)_of_turn>|<\|?(bos|eos)\|?>", re.I)
 
 
 def defuse(text: str) -> str:

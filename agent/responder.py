@@ -16,7 +16,7 @@ import queue
 import re
 import threading
 import time
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from agent import safety
 from agent.appraisal import TextEmotionFn, appraise_by_llm, appraise_with_notes

@@ -9,8 +9,9 @@ Adding an engine is one new file with a class like LocalEngine, and one line in 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 ENGINES: tuple[str, ...] = ("local", "ray")
 

@@ -7,8 +7,9 @@ import os
 import resource
 import socket
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from batch.engine import Worker, WorkerStats
 

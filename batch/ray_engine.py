@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from batch.engine import Worker, WorkerStats
 
@@ -81,8 +82,7 @@ def _use_token_if_there() -> None:
     ray.init(address=...) does not look for the token by itself, and retries the cluster's refusal for ever.
     This is the check `ray start` makes (Ray's own function; RAY_AUTH_MODE, when set, decides instead)."""
     try:
-        from ray._private.authentication.authentication_token_setup import (
-            maybe_enable_token_auth_if_token_available)
+        from ray._private.authentication.authentication_token_setup import maybe_enable_token_auth_if_token_available
     except ImportError:  # another Ray version: RAY_AUTH_MODE=token does the same
         return
     maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
@@ -182,8 +182,7 @@ class RayEngine:
                 except RayActorError as err:
                     raise RuntimeError(f"a Ray worker died more than {MAX_WORKER_RESTARTS} times; last on a shard "
                                        f"starting with {shard[0]!r} ({str(err).splitlines()[0]})") from None
-                for item, result in zip(shard, results):
-                    yield item, result
+                yield from zip(shard, results)
                 submit(index)
             self._stats = ray.get([actor.stats.remote() for actor in actors])
         finally:

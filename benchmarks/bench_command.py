@@ -9,7 +9,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 AREAS: tuple[str, ...] = ("asr", "prosody", "text", "face", "fusion", "llm", "responder", "safety", "causes", "demo",
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown bench area(s): {', '.join(unknown)}; known: {', '.join(AREAS)}")
     result: dict = {
-        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {_cpu_count()} cores, Python {platform.python_version()}",
         "quick": bool(args.quick),
     }

@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 CHROMIUM = Path("/usr/bin/chromium")
 SAMPLE_MS = 50  # how often the page samples the chat and the microphone level

@@ -8,9 +8,8 @@ from __future__ import annotations
 import statistics
 import time
 
-from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, valence_arousal_from_probs
-
 from fusion.fuse import FusionTracker
+from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, valence_arousal_from_probs
 
 FPS = 5.0
 

@@ -9,7 +9,7 @@
   measured above). Resident memory is sampled every simulated minute; rss_mb_growth_second_half says whether it is
   flat once the session has warmed up.
 
-    .venv/bin/python -c "from benchmarks import load; print(bench_load.run(quick=True))"   # or: empathic bench --only load
+    .venv/bin/python -c "from benchmarks import load; print(load.run(quick=True))"   # or: empathic bench --only load
 """
 
 from __future__ import annotations

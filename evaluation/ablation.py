@@ -23,17 +23,16 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
-
-from perception.assets import sha256_of
-from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, as_json, valence_arousal_from_probs
 
 from batch.engine import Engine
 from batch.local import LocalEngine
 from evaluation.manifest import ProblemLog, Sample, SkipTally, iter_manifest, select_samples
+from perception.assets import sha256_of
+from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, as_json, valence_arousal_from_probs
 
 # condition name -> fusion modalities (fusion.state.MODALITIES); "audio" is the voice: how it was said
 CONDITIONS: dict[str, tuple[str, ...]] = {
@@ -99,7 +98,7 @@ KIND_WEIGHTS: dict[str, tuple[str, ...]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def models_fingerprint(kind: str) -> str:
     """The cache format plus the sha256 of the shipped weights a kind of cue comes from (see KIND_WEIGHTS)."""
     digest = hashlib.sha256(f"{CACHE_FORMAT}:{kind}".encode())

@@ -10,15 +10,14 @@ import html
 import json
 import os
 import platform
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
-from perception.cues import LABELS
-
 from evaluation.ablation import AblationRun, models_in_use, read_predictions
 from evaluation.ablation_stats import ConditionData, ablation_metrics
+from perception.cues import LABELS
 
 REPORT_FORMAT = "empathic-ablation-report/1"
 BAR_CHART_PNG = "conditions_macro_f1.png"
@@ -54,7 +53,7 @@ def build_report(run: AblationRun, seed: int = 0, command: str = "", responses: 
         "format": REPORT_FORMAT,
         "command": command,
         "manifest": run.manifest,
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {cpus} cores, Python {platform.python_version()}",
         "conditions": list(run.conditions),
         "samples": run.samples,

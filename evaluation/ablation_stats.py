@@ -13,9 +13,9 @@ a 0 that says nothing about the model. Predicting such a class still costs preci
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 

@@ -30,9 +30,9 @@ import os
 import re
 import string
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 EMOTION_NAMES: dict[str, str] = {
@@ -152,7 +152,10 @@ def score(cases: Sequence[CauseCase], guesses: Sequence[CauseGuess]) -> dict:
         gold += len(gold_earlier)
     precision = hits / predicted if predicted else 0.0
     recall = hits / gold if gold else 0.0
-    mean = (lambda xs: round(sum(xs) / len(xs), 4) if xs else None)
+
+    def mean(xs: list[float]) -> float | None:
+        return round(sum(xs) / len(xs), 4) if xs else None
+
     return {
         "own_span_cases": len(own_f1), "own_span_f1": mean(own_f1), "own_span_exact": mean(own_em),
         "own_span_empty_share": round(empty_own / len(own_f1), 4) if own_f1 else None,
@@ -222,7 +225,9 @@ def evaluate(cases: Sequence[CauseCase]) -> dict[str, dict]:
 
 
 def table(figures: dict[str, dict]) -> str:
-    show = (lambda v: "-" if v is None else f"{v:.3f}")
+    def show(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
     lines = ["| method | own span F1 | own span exact | own span empty | earlier turns P / R / F1 | overall F1 | "
              "overall exact |", "|---|---|---|---|---|---|---|"]
     for name, f in figures.items():

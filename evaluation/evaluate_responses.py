@@ -87,11 +87,12 @@ def run_set(responder: Responder, turns: list[dict], name: str) -> tuple[dict, l
     records = []
     for number, turn in enumerate(turns, start=1):
         attempts: list[list[str]] = [[]]
-        reply = responder.respond(turn["text"], history=turn["history"], on_token=lambda p: attempts[-1].append(p),
-                                  on_restart=lambda: attempts.append([]))
+        reply = responder.respond(turn["text"], history=turn["history"], on_token=lambda p, a=attempts: a[-1].append(p),
+                                  on_restart=lambda a=attempts: a.append([]))
         first_raw = "".join(attempts[0]) if reply.route != "crisis" else ""
         said = " ".join([content for role, content in turn["history"] if role == "user"] + [turn["text"]])
-        records.append({"set": name, "text": turn["text"], "said": said, "gold_emotion": turn["emotion"], "gold_need": turn["need"],
+        records.append({"set": name, "text": turn["text"], "said": said, "gold_emotion": turn["emotion"],
+                        "gold_need": turn["need"],
                         "emotion": reply.appraisal.emotion, "need": reply.appraisal.need,
                         "cause": reply.appraisal.cause, "route": reply.route, "reply": reply.text,
                         "first_attempt": tidy_reply(first_raw), "first_attempt_raw": first_raw,
@@ -157,7 +158,8 @@ def summarise(records: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evaluation.evaluate_responses", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.evaluate_responses",
+                                     description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--limit", type=int, default=150, help="EmpatheticDialogues contexts to sample (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the ED sample")
     parser.add_argument("--no-scripted", action="store_true", help="skip the scripted turns")
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         records += part
     report = {
         "command": "python -m evaluation.evaluate_responses " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores shared with other jobs; {platform.platform()}",
         "backend": f"{backend.name}: {backend.model}",
         "prompt": responder.prompt_style,

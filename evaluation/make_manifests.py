@@ -23,8 +23,8 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from evaluation.manifest import write_manifest
 

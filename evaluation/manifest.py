@@ -19,9 +19,9 @@ import math
 import os
 import random
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Union
 
 from perception.cues import LABELS
 
@@ -71,7 +71,7 @@ class ManifestProblem:
         return f"line {self.line}: {self.kind}: {self.message}"
 
 
-Entry = Union[Sample, ManifestProblem]
+Entry = Sample | ManifestProblem
 
 
 class _Bad(Exception):

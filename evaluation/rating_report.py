@@ -52,7 +52,8 @@ def preference(ratings: Sequence[Rating], seed: int = 0, resamples: int = BOOTST
         counts[rating.winner] += 1
         per_item[rating.item][("a", "b", "tie").index(rating.winner)] += 1
     decisive = counts["a"] + counts["b"]
-    result: dict[str, Any] = {"judgements": len(ratings), "items": len(per_item), "a_wins": counts["a"], "b_wins": counts["b"],
+    result: dict[str, Any] = {"judgements": len(ratings), "items": len(per_item), "a_wins": counts["a"],
+                              "b_wins": counts["b"],
               "ties": counts["tie"], "win_rate_a": _round(counts["a"] / decisive) if decisive else None,
               "win_rate_a_ci95": None,
               "a_share_ties_as_half": _round((counts["a"] + 0.5 * counts["tie"]) / len(ratings)) if ratings else None}

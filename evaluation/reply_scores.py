@@ -40,8 +40,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agent.contracts import Appraisal
-from agent.reply_check import (SELF_STORY, SENTENCE_END, has_loop, invented_person, is_distress, is_good_news,
-                               sentences, valence_consistent)
+from agent.reply_check import (
+    SELF_STORY,
+    SENTENCE_END,
+    has_loop,
+    invented_person,
+    is_distress,
+    is_good_news,
+    sentences,
+    valence_consistent,
+)
 from agent.topic import FAMILY_STEMS, content_stems, off_topic_question, shared_content
 
 LABELS_PATH = Path(__file__).parent / "data" / "reply_labels.jsonl"

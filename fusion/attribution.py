@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
-
-from perception.cues import LABELS, top_label
+from collections.abc import Mapping, Sequence
 
 from fusion.state import ModalityView
+from perception.cues import LABELS, top_label
 
 # Each modality has its own verb and its own words: a face "looks" happy, a voice "sounds" cheerful.
 SUBJECT_VERB: dict[str, str] = {"text": "your words sound", "voice": "your voice sounds", "face": "your face looks"}

@@ -1,7 +1,8 @@
 """Confidence-weighted late fusion of the modalities into one EmotionState.
 
 Each label's fused probability is a convex mix of the modalities' probabilities for that label, mixed by
-confidence x per-class reliability (fitted on dev data by training/fit_fusion_weights.py): the face counts most for joy and
+confidence x per-class reliability (fitted on dev data by training/fit_fusion_weights.py): the face counts most for joy
+and
 surprise when it is the one that recognises them best, the words for what words carry. Mixing label by label (not
 one weight per modality) keeps a modality from being trusted on classes it cannot tell apart.
 
@@ -18,18 +19,17 @@ import functools
 import json
 import math
 from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence, Union
-
-from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, normalise_probs
 
 from fusion.attribution import NOTHING_TO_GO_ON, cue_detail, explain
 from fusion.incongruence import find_incongruence
 from fusion.smoothing import Reading, is_stale, smoothed_view, tau_for
 from fusion.state import MODALITIES, EmotionState, ModalityView
+from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, normalise_probs
 
-Cue = Union[TextEmotion, ProsodyCues, FaceCues]
+Cue = TextEmotion | ProsodyCues | FaceCues
 CUE_MODALITY: dict[type, str] = {TextEmotion: "text", ProsodyCues: "voice", FaceCues: "face"}
 
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "fusion_weights.json"

@@ -12,13 +12,12 @@ who is smiling through bad news.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
-
-from perception.cues import top_label
 
 from fusion.attribution import join_words, short_reading
 from fusion.state import ModalityView
+from perception.cues import top_label
 
 NONVERBAL: tuple[str, ...] = ("face", "voice")
 NEGATIVE_LABELS = frozenset({"anger", "disgust", "fear", "sadness"})

@@ -16,8 +16,9 @@ from __future__ import annotations
 import functools
 import os
 import socket
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -138,7 +139,8 @@ def load_openai_whisper(model: str, download_root: str | os.PathLike | None = No
             f"{_first_line(err)}; pass a local .pt path or use engine faster-whisper") from None
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError) as err:
         raise ModelUnavailableError(
-            f"openai-whisper: cannot load {model!r} (corrupt or not a Whisper checkpoint): {_first_line(err)}") from None
+            f"openai-whisper: cannot load {model!r} (corrupt or not a Whisper checkpoint): {_first_line(err)}"
+        ) from None
     except Exception as err:  # torch.load's unpickler raises its own types for files that are not checkpoints
         if type(err).__module__.startswith(("pickle", "_pickle", "torch")):
             raise ModelUnavailableError(

@@ -46,7 +46,7 @@ class FaceAnalyzer:
         self._smoothed: np.ndarray | None = None
         self._last_t_s: float | None = None
 
-    def __enter__(self) -> "FaceAnalyzer":
+    def __enter__(self) -> FaceAnalyzer:
         return self
 
     def __exit__(self, *exc) -> None:

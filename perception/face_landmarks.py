@@ -51,7 +51,7 @@ class LandmarkReader:
         self._last_timestamp_ms = -1
         self._stream_offset_ms = 0
 
-    def __enter__(self) -> "LandmarkReader":
+    def __enter__(self) -> LandmarkReader:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -9,8 +9,8 @@ Perception stops at cues: combining them into one state is fusion's job (ui.perc
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 

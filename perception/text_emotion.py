@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -165,7 +166,7 @@ class NgramScorer:
                 "ngram_max_n": np.array(self.max_n)}
 
     @classmethod
-    def from_arrays(cls, data: Any) -> "NgramScorer | None":
+    def from_arrays(cls, data: Any) -> NgramScorer | None:
         if "ngram_terms" not in data:
             return None
         return cls(terms=tuple(str(data["ngram_terms"]).split("\n")), idf=data["ngram_idf"],
@@ -228,7 +229,7 @@ class EmotionHead:
         np.savez_compressed(path, **arrays)
 
     @classmethod
-    def load(cls, path: Path) -> "EmotionHead":
+    def load(cls, path: Path) -> EmotionHead:
         try:
             with np.load(path, allow_pickle=False) as data:
                 n_layers = int(data["n_layers"])
@@ -314,7 +315,8 @@ class TransformersTextEmotionModel(_TextEmotionScorer):
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
         except Exception as err:
-            raise ModelUnavailableError(f"text emotion model {name_or_path!r}: transformers unavailable: {err}")
+            raise ModelUnavailableError(
+                f"text emotion model {name_or_path!r}: transformers unavailable: {err}") from None
         self._torch = torch
         local = Path(name_or_path).expanduser()
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")

@@ -38,17 +38,16 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from perception.assets import sha256_of
-from perception.cues import LABEL_VALENCE_AROUSAL, LABELS, valence_arousal_from_probs
-
 from fusion.fuse import DEFAULT_RELIABILITY, MIN_RELIABILITY, WEIGHTS_FORMAT, WEIGHTS_PATH, parse_weights
 from fusion.state import MODALITIES
+from perception.assets import sha256_of
+from perception.cues import LABEL_VALENCE_AROUSAL, LABELS, valence_arousal_from_probs
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS_DIR = REPO / "perception" / "weights"
@@ -103,8 +102,8 @@ def text_predictions() -> DevPredictions:
     split = read_split(dev_path)
 
     def make() -> dict[str, np.ndarray]:
-        from training import train_text_emotion
         from perception.assets import MODEL_FILES
+        from training import train_text_emotion
 
         # The training script's cache of the dev embeddings (same encoder, same file) saves re-encoding 5k texts.
         encoder_sha = MODEL_FILES["minilm-l6-v2"].sha256
@@ -508,8 +507,9 @@ def main(argv: list[str] | None = None) -> int:
         # which trained models the figures describe: refit when any of these files changes
         "models_sha256": {name: sha256_of(METRICS_DIR / name)[:16] for name in MODEL_FILES
                           if (METRICS_DIR / name).exists()},
-        "command": "python -m training.fit_fusion_weights" + ("" if not args.only else " --only " + " ".join(args.only)),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": ("python -m training.fit_fusion_weights"
+                    + ("" if not args.only else " --only " + " ".join(args.only))),
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} CPU cores, Python {platform.python_version()}",
     }
     parse_weights(document, str(args.out))  # what we write must load

@@ -17,17 +17,25 @@ import json
 import os
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from agent.cause_finder import (WEIGHTS_PATH, WINDOW_TURNS, CauseFinder, clause_features, clause_spans,  # noqa: E402
-                                hasher, tidy_span, turn_features)
 from agent.appraisal import find_cause  # noqa: E402
+from agent.cause_finder import (  # noqa: E402
+    WEIGHTS_PATH,
+    WINDOW_TURNS,
+    CauseFinder,
+    clause_features,
+    clause_spans,
+    hasher,
+    tidy_span,
+    turn_features,
+)
 from evaluation.evaluate_causes import CauseCase, best_against, evaluate, load_cases, token_f1  # noqa: E402
 
 METRICS_PATH = WEIGHTS_PATH.with_name("cause_finder_metrics.json")

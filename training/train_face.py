@@ -66,7 +66,6 @@ def extract_features(limit: int | None = None) -> dict[str, np.ndarray]:
     if CACHE.exists() and limit is None:
         with np.load(CACHE, allow_pickle=False) as cached:
             return {key: cached[key] for key in cached.files}
-    import cv2
 
     from perception.face_landmarks import LandmarkReader
     from perception.fer_cnn import FerCnn, aligned_face_crop
@@ -257,7 +256,6 @@ def fit_and_export(features: dict[str, np.ndarray], tta: str, folds: int) -> dic
 def runtime_agreement(features: dict[str, np.ndarray], sample: int) -> dict:
     """Does the run-time FaceAnalyzer (is_face_crop=True) give what this script's pooled features give, with the
     shipped weights? A plumbing check (the weights were fitted on these images: its accuracy is in-sample)."""
-    import cv2
 
     from perception.face import FaceAnalyzer
     from perception.face_mapping import load_combiner

@@ -61,7 +61,8 @@ def labelled_clips(data: Path) -> list[dict[str, str]]:
     clips = []
     for row in read_csv(data / "ravdess_speech_dev" / "labels.csv"):
         clips.append(dict(path=str(data / "ravdess_speech_dev" / "wav16k" / row["file"]), dataset="ravdess",
-                          speaker=f"ravdess_{int(row['actor']):02d}", label=label_map["ravdess_speech_dev"][row["emotion"]]))
+                          speaker=f"ravdess_{int(row['actor']):02d}",
+                          label=label_map["ravdess_speech_dev"][row["emotion"]]))
     for row in read_csv(data / "emodb_subset" / "labels.csv"):
         label = label_map["emodb_subset"][row["emotion"]]
         if label is None:  # boredom
@@ -70,7 +71,8 @@ def labelled_clips(data: Path) -> list[dict[str, str]]:
                           speaker=f"emodb_{row['speaker']}", label=label))
     for row in read_csv(data / "cremad_verified" / "labels.csv"):
         clips.append(dict(path=str(data / "cremad_verified" / "wav" / row["file"]), dataset="cremad",
-                          speaker=f"cremad_{row['actor']}", label=label_map["cremad_verified"][row["intended_emotion"]]))
+                          speaker=f"cremad_{row['actor']}",
+                          label=label_map["cremad_verified"][row["intended_emotion"]]))
     return clips
 
 
@@ -180,7 +182,8 @@ def fit_head(x: np.ndarray, y: np.ndarray, c: float) -> dict[str, np.ndarray]:
     z = scaler.transform(imputer.transform(x))
     order = [list(logistic.classes_).index(label) for label in LABELS]
     ridge = Ridge(alpha=RIDGE_ALPHA).fit(z, np.array([LABEL_VALENCE_AROUSAL[label] for label in y]))
-    return dict(center=scaler.mean_, scale=scaler.scale_, coef=logistic.coef_[order], intercept=logistic.intercept_[order],
+    return dict(center=scaler.mean_, scale=scaler.scale_, coef=logistic.coef_[order],
+                intercept=logistic.intercept_[order],
                 va_coef=ridge.coef_, va_intercept=ridge.intercept_)
 
 
@@ -310,8 +313,9 @@ def main(argv: list[str] | None = None) -> int:
                 "arousal": correlation_and_mae(from_probs[:, 1], av_truth[:, 1])},
         },
         "command": "python -m training.train_prosody",
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPU cores, Python {platform.python_version()}",
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": (f"{platform.node()} {platform.machine()} {os.cpu_count()} CPU cores, "
+                    f"Python {platform.python_version()}"),
         "model_sha256": hashlib.sha256(model_file.read_bytes()).hexdigest(),
     }
     (args.out / "prosody_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

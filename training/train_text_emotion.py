@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                    "(perception.cues.valence_arousal_from_probs)",
         "seed": SEED,
         "command": "python -m training.train_text_emotion" + (" " + " ".join(argv or sys.argv[1:])).rstrip(),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": f"{platform.machine()} {platform.system()} {platform.release()}, {os.cpu_count()} CPU cores "
                    f"({platform.processor() or 'cpu'}), torch threads {args.threads}",
     }

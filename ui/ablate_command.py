@@ -148,9 +148,9 @@ def run(args: argparse.Namespace) -> int:
     collector = None
     notes: list[str] = []
     if args.responses:
-        from ui.respond_command import build_responder
-
         from pathlib import Path
+
+        from ui.respond_command import build_responder
 
         responder, notes = build_responder(args)
         replies_path = Path(args.out) / "replies.jsonl"

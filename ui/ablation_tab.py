@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from evaluation.ablation import CONDITIONS
 

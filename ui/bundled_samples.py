@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 SAMPLE_SESSION = SAMPLES / "session_demo"

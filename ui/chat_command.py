@@ -55,13 +55,13 @@ def run(args: argparse.Namespace) -> int:
         out.flush()
         streamed: list[str] = []
 
-        def show(piece: str) -> None:
+        def show(piece: str, streamed: list[str] = streamed) -> None:
             streamed.append(piece)
             if not args.no_stream:
                 out.write(piece)
                 out.flush()
 
-        def restart() -> None:
+        def restart(streamed: list[str] = streamed) -> None:
             # the check rejected what was streamed: say so and start the line again
             if not args.no_stream and streamed:
                 out.write("\n  (rephrasing)\nagent> ")

@@ -11,7 +11,8 @@ them without a browser. The panel must tell one story:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from fusion.attribution import label_word
 from perception.cues import LABELS, top_label

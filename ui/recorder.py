@@ -31,7 +31,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,8 @@ def check_session_id(session_id: str) -> str:
 
 
 def session_dir(data_dir_path: str | os.PathLike, session_id: str) -> Path:
-    """The folder of a session, checked to lie directly inside the data directory (a symlink pointing out is refused)."""
+    """The folder of a session, checked to lie directly inside the data directory (a symlink pointing out is
+    refused)."""
     root = Path(data_dir_path).expanduser().resolve()
     folder = root / check_session_id(session_id)
     if folder.is_symlink() or folder.resolve().parent != root:
@@ -75,7 +76,7 @@ def session_dir(data_dir_path: str | os.PathLike, session_id: str) -> Path:
 
 
 def new_session_id(now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
@@ -346,7 +347,7 @@ class SessionRecorder:
             self.path.mkdir(mode=0o700)
             self.t0_s = float(ledger[-1]["t_s"]) if ledger else 0.0
             self.meta.update(format=FORMAT_VERSION, session_id=self.session_id, t0_s=self.t0_s,
-                             created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                             created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
                              sample_rate_hz=SAMPLE_RATE_HZ, frame_fps=self.frame_fps)
             self._write_meta()
             self._consent = AppendLog(self.path / "consent.jsonl", sync_every_s=0)  # few lines, each one matters
@@ -394,7 +395,7 @@ class SessionRecorder:
             for writer in (self._audio, self._video, self._consent, self._events):
                 if writer is not None:
                     writer.close()
-            self.meta.update(ended_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            self.meta.update(ended_utc=datetime.now(UTC).isoformat(timespec="seconds"),
                              duration_s=round(self._audio.duration_s, 3) if self._audio else None,
                              video_frames=self._video.frames if self._video else 0)
             self._write_meta()

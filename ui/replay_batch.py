@@ -13,9 +13,10 @@ import html
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from perception.errors import MediaError
 from ui.replay import MEDIA_SUFFIXES, replay

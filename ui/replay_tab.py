@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ui.bundled_samples import SAMPLE_SESSION, plain_note, session_from_upload
 from ui.recorder import data_dir as default_data_dir
 from ui.recorder import list_sessions, session_dir
-from ui.bundled_samples import SAMPLE_SESSION, plain_note, session_from_upload
 from ui.replay import MEDIA_SUFFIXES, MODALITIES
 
 

@@ -11,8 +11,8 @@ import base64
 import html
 import io
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from perception.cues import LABELS
 

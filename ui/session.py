@@ -16,9 +16,10 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class ConsentState:
                 return False
             self._granted[name] = bool(granted)
             self.ledger.append(ConsentChange(name, bool(granted), round(t_s, 3),
-                                             datetime.now(timezone.utc).isoformat(timespec="milliseconds")))
+                                             datetime.now(UTC).isoformat(timespec="milliseconds")))
             return True
 
     def as_dict(self) -> dict[str, bool]:

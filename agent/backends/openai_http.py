@@ -10,10 +10,10 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import ssl
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from agent.backends.base import GenerationParams, LLMError, one_line
@@ -79,7 +79,7 @@ class OpenAIHTTPBackend:
         except ConnectionRefusedError:
             conn.close()
             raise LLMError(f"LLM server {self.base_url} refused the connection (is it running?)") from None
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             conn.close()
             raise LLMError(f"LLM server {self.base_url} timed out after {timeout_s:g} s") from None
         except (OSError, http.client.HTTPException) as err:
@@ -146,7 +146,7 @@ class OpenAIHTTPBackend:
 def _read_all(response: http.client.HTTPResponse, base_url: str, timeout_s: float) -> bytes:
     try:
         return response.read()
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise LLMError(f"LLM server {base_url} timed out after {timeout_s:g} s") from None
     except (OSError, http.client.HTTPException) as err:
         raise LLMError(f"LLM server {base_url} dropped the connection mid-reply: {one_line(err)}") from None
@@ -183,7 +183,7 @@ def _sse_pieces(response: http.client.HTTPResponse, deadline: float, base_url: s
             raise LLMError(f"LLM server {base_url} timed out after {timeout_s:g} s (reply too slow)")
         try:
             line = response.readline()
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise LLMError(f"LLM server {base_url} timed out after {timeout_s:g} s mid-reply") from None
         except (OSError, http.client.HTTPException) as err:
             raise LLMError(f"LLM server {base_url} dropped the connection mid-reply: {one_line(err)}") from None

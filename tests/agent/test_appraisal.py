@@ -4,8 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.appraisal import (APPRAISAL_SCHEMA, appraise_by_code, appraise_by_llm, choose_need, find_cause,
-                             validate_llm_appraisal)
+from agent.appraisal import (
+    APPRAISAL_SCHEMA,
+    appraise_by_code,
+    appraise_by_llm,
+    choose_need,
+    find_cause,
+    validate_llm_appraisal,
+)
 from agent.backends.base import GenerationParams, LLMError
 from agent.contracts import NEEDS
 from fusion.state import EmotionState

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agent.appraisal import appraise_by_code, appraise_with_notes, locate_cause
-from agent.cause_finder import (WEIGHTS_PATH, WINDOW_TURNS, CauseFinder, clause_spans, tidy_span)
+from agent.cause_finder import WEIGHTS_PATH, WINDOW_TURNS, CauseFinder, clause_spans, tidy_span
 from agent.contracts import Appraisal
 from agent.prompts import system_message
 from agent.responder import Responder

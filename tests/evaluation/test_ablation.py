@@ -11,12 +11,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perception.cues import LABELS
-from evaluation.ablation import (CONDITIONS, cue_from_json, parse_conditions, perceive_sample, read_predictions,
-                         run_ablation)
-from evaluation.ablation_stats import (ConditionData, ablation_metrics, confusions_for, _f1_from_confusions, _indices,
-                               distinct_n, holm, mcnemar_exact)
+from evaluation.ablation import (
+    CONDITIONS,
+    cue_from_json,
+    parse_conditions,
+    perceive_sample,
+    read_predictions,
+    run_ablation,
+)
+from evaluation.ablation_stats import (
+    ConditionData,
+    _f1_from_confusions,
+    _indices,
+    ablation_metrics,
+    confusions_for,
+    distinct_n,
+    holm,
+    mcnemar_exact,
+)
 from evaluation.manifest import Sample
+from perception.cues import LABELS
 
 ALL = ",".join(CONDITIONS)
 

@@ -2,8 +2,18 @@ import json
 
 import pytest
 
-from evaluation.evaluate_causes import (CauseCase, CauseGuess, data_dir, exact_match, load_cases, main, rules,
-                                        score, token_f1, whole_utterance)
+from evaluation.evaluate_causes import (
+    CauseCase,
+    CauseGuess,
+    data_dir,
+    exact_match,
+    load_cases,
+    main,
+    rules,
+    score,
+    token_f1,
+    whole_utterance,
+)
 
 VALID = data_dir() / "reccon_train" / "dailydialog_valid.json"
 

@@ -9,9 +9,16 @@ from collections import Counter
 
 import pytest
 
-from evaluation.evaluate_safety import (SAFETY_HELDOUT, SAFETY_HELDOUT_V2, SAFETY_NO_CRISIS, SAFETY_SET, evaluate,
-                                       load_safety_set, route_of)
 from agent.responder import Responder
+from evaluation.evaluate_safety import (
+    SAFETY_HELDOUT,
+    SAFETY_HELDOUT_V2,
+    SAFETY_NO_CRISIS,
+    SAFETY_SET,
+    evaluate,
+    load_safety_set,
+    route_of,
+)
 
 CASES = load_safety_set()
 

@@ -11,8 +11,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.manifest import (DUPLICATE_ID, MALFORMED, MISSING_FILE, UNKNOWN_LABEL, ManifestProblem, ProblemLog, Sample,
-                         iter_manifest, parse_line, select_samples, write_manifest)
+from evaluation.manifest import (
+    DUPLICATE_ID,
+    MALFORMED,
+    MISSING_FILE,
+    UNKNOWN_LABEL,
+    ManifestProblem,
+    ProblemLog,
+    Sample,
+    iter_manifest,
+    parse_line,
+    select_samples,
+    write_manifest,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("EMPATHIC_DATA", REPO.parent / "shared" / "data"))

@@ -7,8 +7,6 @@ import math
 
 import pytest
 
-from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, normalise_probs, valence_arousal_from_probs
-
 from fusion.fuse import (
     FusionTracker,
     FusionWeights,
@@ -19,6 +17,7 @@ from fusion.fuse import (
     view_from_cue,
 )
 from fusion.smoothing import TIME_CONSTANTS_S
+from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, normalise_probs, valence_arousal_from_probs
 
 EQUAL = FusionWeights()
 

@@ -227,8 +227,9 @@ def test_perceive_bad_files_raise_one_line(tmp_path, name, content):
     path = tmp_path / name
     if content is None:  # a real JPEG cut in half
         whole = (SAMPLES / "face_joy.png").read_bytes()
-        from PIL import Image
         import io
+
+        from PIL import Image
 
         buffer = io.BytesIO()
         Image.open(io.BytesIO(whole)).save(buffer, format="JPEG")

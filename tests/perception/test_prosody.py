@@ -133,7 +133,8 @@ def test_baseline_z_scores_follow_the_speaker_in_a_session(tmp_path):
     first = extract_prosody(*espeak(tmp_path, "u1", "-a", "100", text="I think the weather is fine today"),
                             baseline=baseline)
     assert all(v == 0.0 for v in first.z_scores.values())
-    extract_prosody(*espeak(tmp_path, "u2", "-a", "90", text="We could walk to the park after lunch"), baseline=baseline)
+    extract_prosody(*espeak(tmp_path, "u2", "-a", "90", text="We could walk to the park after lunch"),
+                    baseline=baseline)
     extract_prosody(*espeak(tmp_path, "u3", "-a", "110", text="My sister is coming over tomorrow"), baseline=baseline)
     loud = extract_prosody(*espeak(tmp_path, "u4", "-a", "200", text="I cannot believe you did that again"),
                            baseline=baseline)
@@ -193,7 +194,8 @@ def test_noise_and_tones_never_raise():
     rng = np.random.default_rng(0)
     t = np.arange(SAMPLE_RATE_HZ) / SAMPLE_RATE_HZ
     for audio in (rng.normal(0, 0.3, SAMPLE_RATE_HZ), np.sin(2 * np.pi * 220 * t), np.sign(rng.normal(size=4000)),
-                  np.full(SAMPLE_RATE_HZ, 0.5), rng.normal(0, 1, SAMPLE_RATE_HZ) * (np.arange(SAMPLE_RATE_HZ) % 1600 < 160)):
+                  np.full(SAMPLE_RATE_HZ, 0.5),
+                  rng.normal(0, 1, SAMPLE_RATE_HZ) * (np.arange(SAMPLE_RATE_HZ) % 1600 < 160)):
         cue = extract_prosody(audio.astype(np.float32), SAMPLE_RATE_HZ)
         assert 0 <= cue.confidence <= 1
         assert math.isclose(sum(cue.probs.values()), 1.0, rel_tol=1e-6)

@@ -30,7 +30,8 @@ CLEAR_TEXTS = {
     "joy": ["I just got the job, I'm so happy and grateful!", "This is the best day of my life, I love you all!"],
     "anger": ["I am furious, they lied to me again and I'm sick of it.", "Stop it, you're so annoying, I hate this!"],
     "sadness": ["My dog died this morning and I can't stop crying.", "I miss her so much, I feel so alone now."],
-    "fear": ["I'm terrified, someone is trying to break into my house.", "I'm so scared and nervous about the surgery."],
+    "fear": ["I'm terrified, someone is trying to break into my house.",
+             "I'm so scared and nervous about the surgery."],
 }
 
 

@@ -14,7 +14,7 @@ def test_turn_rows_label_the_turns_that_hold_a_cause():
 def test_clause_rows_mark_the_clauses_inside_the_gold_span():
     _, labels, _, where = clause_rows([CASE])
     by_turn = {}
-    for (k, g, i), label in zip(where, labels):
+    for (_, g, _), label in zip(where, labels):
         by_turn.setdefault(g, []).append(int(label))
     assert by_turn[0][0] == 1 and sum(by_turn[0][1:]) == 0  # "I lost my keys" in, "and my phone died" out
     assert by_turn[1] == [1]

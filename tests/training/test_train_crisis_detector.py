@@ -35,7 +35,8 @@ def test_thresholds_keep_the_target_recall():
     labels = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 0])
     rules = np.zeros(10, dtype=bool)
     crisis, concern = training.choose_thresholds(probs, labels, rules)
-    assert (probs >= concern)[labels == 1].mean() >= training.TARGET_RECALL and concern == pytest.approx(0.2)  # 8 of 9 at 0.3
+    # 8 of 9 at 0.3
+    assert (probs >= concern)[labels == 1].mean() >= training.TARGET_RECALL and concern == pytest.approx(0.2)
     assert crisis == concern  # no in-sample message asks for more
     assert training.choose_thresholds(probs, labels, rules, guard=0.81) == (pytest.approx(0.81), pytest.approx(0.2))
     rules[7:9] = True  # what the rules catch already need not be caught again

@@ -44,6 +44,7 @@ def models():
 def served(models):
     """The app on a free 127.0.0.1 port with the shared models: (url, server); stopped after the module."""
     from app_helpers import free_port
+
     from ui.app import launch
 
     port = free_port()

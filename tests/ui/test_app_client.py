@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 from app_helpers import chat_texts
 from gradio_client import Client, handle_file

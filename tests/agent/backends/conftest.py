@@ -7,7 +7,6 @@ process on 127.0.0.1, so the openai backend is tested over real sockets, real SS
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys

