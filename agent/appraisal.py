@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 from agent import safety
 from agent.backends.base import GenerationParams, LLMBackend, LLMError, complete, one_line
@@ -281,7 +282,7 @@ def validate_llm_appraisal(raw: str, text: str, fallback: Appraisal) -> tuple[Ap
         return fallback, ("LLM appraisal was not a JSON object; used the code appraisal",)
     emotion, need, cause = data.get("emotion"), data.get("need"), data.get("cause", "")
     try:
-        intensity = float(data.get("intensity"))
+        intensity = float(cast(Any, data.get("intensity")))  # None raises TypeError, caught below
     except (TypeError, ValueError):
         intensity = -1.0
     problems = []
@@ -308,6 +309,7 @@ def validate_llm_appraisal(raw: str, text: str, fallback: Appraisal) -> tuple[Ap
     turn, speaker = (0, "user") if cause and cause != fallback.cause else (fallback.cause_turn, fallback.cause_speaker)
     if not cause:
         cause = fallback.cause
+    assert isinstance(emotion, str) and isinstance(need, str), "checked against LABELS and NEEDS above"
     return Appraisal(emotion=emotion, intensity=round(intensity, 3), cause=cause, need=need,
                      safety_flags=fallback.safety_flags, source="llm", cause_turn=turn, cause_speaker=speaker), notes
 

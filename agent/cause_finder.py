@@ -203,7 +203,7 @@ class CauseFinder:
         return CauseFinding(turn=best_turn, speaker=roles[best_turn], span=span, own_span=own_span,
                             confidence=round(float(best_p), 4), cause_turns=cause_turns)
 
-    def arrays(self) -> dict[str, np.ndarray]:
+    def arrays(self) -> dict[str, np.ndarray | np.float64]:
         return {"turn_coef": self.turn_coef.astype(np.float32), "turn_intercept": np.float64(self.turn_intercept),
                 "clause_coef": self.clause_coef.astype(np.float32),
                 "clause_intercept": np.float64(self.clause_intercept),

@@ -94,7 +94,7 @@ class CrisisModel:
             return "concern"
         return "none"
 
-    def arrays(self) -> dict[str, np.ndarray]:
+    def arrays(self) -> dict[str, np.ndarray | np.float64]:
         return {"coef": np.asarray(self.coef, dtype=np.float32), "intercept": np.float64(self.intercept),
                 "sigmoid_a": np.float64(self.sigmoid_a), "sigmoid_b": np.float64(self.sigmoid_b),
                 "crisis_threshold": np.float64(self.crisis_threshold),

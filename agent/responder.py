@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import cast
 
 from agent import safety
 from agent.appraisal import TextEmotionFn, appraise_by_llm, appraise_with_notes
@@ -26,7 +27,7 @@ from agent.contracts import Appraisal, Reply
 from agent.exemplars import ExemplarRetriever
 from agent.prompts import STOP_SEQUENCES, build_compact_messages, build_messages, compact_prefix, normalise_coe
 from agent.reply_check import problems, sentences, trim_to_sentence
-from agent.safety_level import SafetyAssessment, assess, concern_line
+from agent.safety_level import Detector, SafetyAssessment, assess, concern_line
 from agent.templates import template_reply
 from fusion.state import EmotionState
 
@@ -123,7 +124,7 @@ class Responder:
             detector, error = shared_detector()
             if detector is None:
                 notes = (f"crisis detector unavailable ({error}): keyword rules only",)
-        found = assess(text, detector)
+        found = assess(text, cast("Detector | None", detector))  # any object with score(text)
         return dataclasses.replace(found, status=notes + found.status) if notes else found
 
     def appraise(self, text: str, state: EmotionState | None = None, emotion: str | None = None,

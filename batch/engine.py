@@ -20,7 +20,7 @@ class Worker(Protocol):
     def setup(self) -> None:
         """Load what every item needs (models); called once in each worker process before its first item."""
 
-    def __call__(self, item: Any) -> Any:
+    def __call__(self, item: Any, /) -> Any:
         """The result of one item. An exception here stops the batch (every item would fail the same way):
         a worker turns a bad item into a result that says what was wrong."""
 

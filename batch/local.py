@@ -28,6 +28,7 @@ def _init_process(worker: Worker) -> None:
 
 
 def _run_item(item: Any) -> Any:
+    assert _worker is not None, "set by _init_process in every pool process"
     return _worker(item)
 
 

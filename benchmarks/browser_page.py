@@ -104,7 +104,7 @@ def tracks(page, kind: str) -> list[str]:
                          ".map(t => t.readyState)")
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float) -> None:
+def wait_for(condition: Callable[[], object], what: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():

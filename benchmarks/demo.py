@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def run(quick: bool = False) -> dict[str, float]:
         "demo_app_rss_mb": round(rss_mb(), 1),
     }
     session.close()
-    figures.update(browser_turns(server, app.local_url, turns=2 if quick else 4))
+    figures.update(browser_turns(server, cast(str, app.local_url), turns=2 if quick else 4))  # gradio: set by launch
     app.close()
     server.close()
     return figures

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from typing import Any
 
 TURNS = (
     "I have a job interview tomorrow and I'm really nervous.",
@@ -24,7 +25,7 @@ TURNS = (
 LARGE_MODEL = "qwen2.5-1.5b"
 
 
-def _measure(model: str | None, turns: tuple[str, ...], repeats: int) -> dict[str, float]:
+def _measure(model: str | None, turns: tuple[str, ...], repeats: int) -> dict[str, Any]:
     from agent.backends import make_backend
     from agent.responder import Responder
 
@@ -54,7 +55,7 @@ def _measure(model: str | None, turns: tuple[str, ...], repeats: int) -> dict[st
     return out
 
 
-def run(quick: bool = False) -> dict[str, float]:
+def run(quick: bool = False) -> dict[str, Any]:
     from agent.appraisal import appraise_by_code
     from perception.assets import split_model_path
     from perception.errors import ModelUnavailableError
@@ -66,7 +67,7 @@ def run(quick: bool = False) -> dict[str, float]:
             started = time.perf_counter()
             appraise_by_code(text)
             timings.append((time.perf_counter() - started) * 1000)
-    figures: dict[str, float] = {"appraisal_code_ms_median": round(statistics.median(timings), 2)}
+    figures: dict[str, Any] = {"appraisal_code_ms_median": round(statistics.median(timings), 2)}
     figures.update(_measure(None, turns, 1 if quick else 2))
     try:
         split_model_path(LARGE_MODEL, fetch=False)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import cast
 
 from batch.engine import Engine
 from batch.local import LocalEngine
@@ -124,6 +125,7 @@ class CueCache:
         self.hits = 0
 
     def _path(self, kind: str, key: str) -> Path:
+        assert self.root is not None, "called only with a cache root"
         return self.root / kind / f"{hashlib.sha256((models_fingerprint(kind) + key).encode()).hexdigest()}.json"
 
     def get_or_make(self, kind: str, key: str, make: Callable[[], dict]) -> dict:
@@ -245,7 +247,8 @@ def perceive_sample(sample: Sample, modalities: frozenset[str], cache_root: Path
     if sound is None and sample.video is not None and ({"text", "voice"} & modalities):
         try:
             sound = sample.video if cache.get_or_make(
-                "streams", sha(sample.video), lambda: {"sound": _has_sound(sample.video)})["sound"] else None
+                "streams", sha(sample.video),
+                lambda: {"sound": _has_sound(cast(Path, sample.video))})["sound"] else None
         except MediaError as err:
             notes["voice"] = _one_line(err)
 
@@ -310,7 +313,7 @@ def fuse_condition(perceived: Perceived, condition: str):
     from fusion.fuse import fuse, view_from_cue
 
     enabled = CONDITIONS[condition]
-    views = [view_from_cue(cue_from_json(m, perceived.cues[m])) for m in enabled if perceived.cues.get(m)]
+    views = [view_from_cue(cue_from_json(m, cast(dict, perceived.cues[m]))) for m in enabled if perceived.cues.get(m)]
     return fuse(views, enabled=enabled)
 
 

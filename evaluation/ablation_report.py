@@ -12,6 +12,7 @@ import os
 import platform
 from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -47,7 +48,8 @@ def condition_data(predictions_path: Path, conditions: tuple[str, ...]) -> dict[
 
 def build_report(run: AblationRun, seed: int = 0, command: str = "", responses: Mapping | None = None) -> dict:
     metrics = ablation_metrics(condition_data(run.predictions_path, run.conditions), seed=seed)
-    labelled = next(iter(metrics["conditions"].values()), {}).get("n", 0)
+    no_condition: dict = {}
+    labelled = next(iter(metrics["conditions"].values()), no_condition).get("n", 0)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     report = {
         "format": REPORT_FORMAT,
@@ -190,7 +192,7 @@ def render_html(report: dict, images: Mapping[str, bytes | None]) -> str:
                  "</p>")
     for key, title in ((BAR_CHART_PNG, "Macro-F1 by condition"), (CONFUSION_PNG, "Confusion matrices")):
         if images.get(key):
-            data = base64.b64encode(images[key]).decode("ascii")
+            data = base64.b64encode(cast(bytes, images[key])).decode("ascii")
             parts.append(f"<h2>{title}</h2><img alt='{esc(title)}' src='data:image/png;base64,{data}'>")
     if report["pairs"]:
         parts.append("<h2>Paired tests (exact McNemar on the same samples)</h2><table><tr><th>A</th><th>B</th>"

@@ -25,7 +25,9 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 from agent.contracts import Appraisal
 from agent.reply_check import SENTENCE_END, asks_open_question, has_loop, problems, valence_consistent
@@ -87,8 +89,9 @@ def run_set(responder: Responder, turns: list[dict], name: str) -> tuple[dict, l
     records = []
     for number, turn in enumerate(turns, start=1):
         attempts: list[list[str]] = [[]]
-        reply = responder.respond(turn["text"], history=turn["history"], on_token=lambda p, a=attempts: a[-1].append(p),
-                                  on_restart=lambda a=attempts: a.append([]))
+        reply = responder.respond(turn["text"], history=turn["history"],
+                                  on_token=cast("Callable[[str], None]", lambda p, a=attempts: a[-1].append(p)),
+                                  on_restart=cast("Callable[[], None]", lambda a=attempts: a.append([])))
         first_raw = "".join(attempts[0]) if reply.route != "crisis" else ""
         said = " ".join([content for role, content in turn["history"] if role == "user"] + [turn["text"]])
         records.append({"set": name, "text": turn["text"], "said": said, "gold_emotion": turn["emotion"],
@@ -140,7 +143,8 @@ def summarise(records: list[dict]) -> dict:
     }
     # the reader's measures (evaluation/reply_scores.py), judged against the gold emotion, on every final reply
     scores = []
-    cosines = similarities([r["reply"] for r in generated], [r.get("said", r["text"]) for r in generated])
+    cosines: Sequence[float | None] | None = similarities([r["reply"] for r in generated],
+                                                          [r.get("said", r["text"]) for r in generated])
     for r, cosine in zip(generated, cosines or [None] * n):
         predicted = Appraisal(emotion=r["emotion"], intensity=0.5, cause=r["cause"], need=r["need"])
         scores.append(score_reply(r["reply"], r.get("said", r["text"]),

@@ -36,6 +36,7 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -147,6 +148,7 @@ def invented(reply: str, said: str) -> str:
     if person := invented_person(reply, said):
         return f"your {person}"
     said_lower = said.lower()
+    match: re.Match[str] | None
     for match in PROPER_NAME.finditer(reply):
         name = match.group(1)
         if name not in NAME_EXCEPTIONS and name.lower() not in said_lower:
@@ -218,7 +220,8 @@ def agreement(labels_path: Path = LABELS_PATH) -> dict[str, dict[str, float]]:
     from sklearn.metrics import cohen_kappa_score
 
     rows = [json.loads(line) for line in labels_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    cosines = similarities([row["reply"] for row in rows], [row["said"] for row in rows]) or [None] * len(rows)
+    cosines: Sequence[float | None] = (similarities([row["reply"] for row in rows], [row["said"] for row in rows])
+                                       or [None] * len(rows))
     predicted: dict[str, list[bool]] = {m: [] for m in MEASURES}
     gold: dict[str, list[bool]] = {m: [] for m in MEASURES}
     for row, cosine in zip(rows, cosines):

@@ -246,7 +246,7 @@ def fuse(
     masking = incongruence.masking if incongruence else frozenset()
     trust = {m: v.confidence * (MASKING_DISCOUNT if m in masking else 1.0) for m, v in active.items()}
 
-    mass = {m: {} for m in active}  # a_m(c) * p_m(c): what each modality puts into label c
+    mass: dict[str, dict[str, float]] = {m: {} for m in active}  # a_m(c) * p_m(c): what each modality puts into label c
     def abstain(m: str, label: str = "") -> float:
         if m in NEUTRAL_ABSTAINS and len(active) > 1:
             return 1.0 - probs_of[m]["neutral"]

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -226,7 +226,7 @@ class EmotionHead:
         if self.ngrams is not None:
             arrays.update(self.ngrams.arrays(), ngram_weight=np.array(self.ngram_weight, dtype=np.float32))
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, **arrays)
+        np.savez_compressed(path, **cast(dict[str, Any], arrays))  # numpy stub: **kwds vs allow_pickle
 
     @classmethod
     def load(cls, path: Path) -> EmotionHead:
@@ -249,6 +249,7 @@ class EmotionHead:
                 f"text emotion head {path} is missing; run `python -m training.train_text_emotion`") from None
         except Exception as err:
             raise ModelUnavailableError(f"text emotion head {path} is unreadable: {err}") from err
+        assert head.output_pool is not None, "load always reads output_pool"
         if (set(head.labels) != set(LABELS) or head.weights[0].shape[0] != EMBEDDING_DIM
                 or head.output_pool.shape != (head.weights[-1].shape[1], len(head.labels))):
             raise ModelUnavailableError(f"text emotion head {path} does not fit: labels {head.labels}, "

@@ -25,6 +25,7 @@ Predictions are cached in /tmp/empathic_fusion_fit so a rerun only refits.
 from __future__ import annotations
 
 import os
+from typing import Any, cast
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "2")  # a shared 2-core machine
@@ -47,7 +48,7 @@ import numpy as np
 from fusion.fuse import DEFAULT_RELIABILITY, MIN_RELIABILITY, WEIGHTS_FORMAT, WEIGHTS_PATH, parse_weights
 from fusion.state import MODALITIES
 from perception.assets import sha256_of
-from perception.cues import LABEL_VALENCE_AROUSAL, LABELS, valence_arousal_from_probs
+from perception.cues import LABEL_VALENCE_AROUSAL, LABELS, ProsodyCues, TextEmotion, valence_arousal_from_probs
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS_DIR = REPO / "perception" / "weights"
@@ -86,7 +87,7 @@ def _cached(name: str, key_parts: list[bytes], make: Callable[[], dict[str, np.n
             return {k: cached[k] for k in cached.files}
     arrays = make()
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    np.savez_compressed(path, **cast(dict[str, Any], arrays))  # numpy stub: **kwds vs allow_pickle
     return arrays
 
 
@@ -221,7 +222,7 @@ PREDICTORS: dict[str, Callable[[], DevPredictions]] = {
 # ------------------------------------------------------------------------------------------ reliability
 
 
-def _round(value: float) -> float:
+def _round(value: float | np.floating) -> float:
     return round(float(value), 4)
 
 
@@ -350,8 +351,8 @@ class PairedCues:
 
     actor: str
     gold: str
-    words: object  # TextEmotion
-    voice: object  # ProsodyCues
+    words: TextEmotion
+    voice: ProsodyCues
 
 
 def ravdess_pairs(voice: DevPredictions) -> list[PairedCues]:
@@ -456,6 +457,7 @@ def fit_neutral_words_factor(pairs: list[PairedCues], document: dict) -> tuple[f
 
 def entry_for(modality: str) -> dict:
     started = time.perf_counter()
+    entry: dict | None
     try:
         entry = entry_from_predictions(PREDICTORS[modality]())
         entry["evidence"]["seconds"] = round(time.perf_counter() - started, 1)
@@ -492,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"fit_weights: {modality} ...", file=sys.stderr, flush=True)
         modalities[modality] = entry_for(modality)
-    document = {
+    document: dict[str, Any] = {
         "format": WEIGHTS_FORMAT,
         "labels": list(LABELS),
         "method": "per modality, on its own held-out dev predictions: per_class_reliability = per-class F1 "

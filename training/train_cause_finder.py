@@ -19,6 +19,7 @@ import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -105,7 +106,7 @@ def pick_c(X, y: np.ndarray, groups: np.ndarray, name: str) -> tuple[float, np.n
         oof[c] = out_of_fold(X, y, groups, c)
         losses[c] = round(float(log_loss(y, oof[c])), 4)
         print(f"  {name}: C={c} out-of-fold log-loss {losses[c]}")
-    best = min(losses, key=losses.get)
+    best = min(losses, key=losses.__getitem__)
     return best, oof[best], {str(c): v for c, v in losses.items()}
 
 
@@ -132,20 +133,20 @@ def tune(cases: Sequence[CauseCase], turn_oof: np.ndarray, turn_where: list, cla
         return float(np.mean(scores))
 
     clause_grid = {round(t, 2): span_f1(t) for t in np.arange(0.2, 0.75, 0.05)}
-    clause_threshold = max(clause_grid, key=clause_grid.get)
+    clause_threshold = max(clause_grid, key=clause_grid.__getitem__)
 
     # earlier-turn threshold: micro F1 over (case, earlier turn) pairs, gold turns outside the window are misses
     def earlier_f1(threshold: float) -> float:
         hits = predicted = gold = 0
         for k, case in enumerate(cases):
             truth = {at for at, _ in case.causes if at < 0}
-            best = max(by_case[k], key=by_case[k].get)
+            best = max(by_case[k], key=by_case[k].__getitem__)
             said = {t for t, p in by_case[k].items() if t < 0 and (p >= threshold or t == best)}
             hits, predicted, gold = hits + len(truth & said), predicted + len(said), gold + len(truth)
         return 2 * hits / (predicted + gold) if hits else 0.0
 
     turn_grid = {round(t, 2): earlier_f1(t) for t in np.arange(0.2, 0.75, 0.05)}
-    turn_threshold = max(turn_grid, key=turn_grid.get)
+    turn_threshold = max(turn_grid, key=turn_grid.__getitem__)
 
     # own bonus: the carried cause's token-F1 (0 when the chosen turn holds no cause)
     def carried_f1(bonus: float) -> float:
@@ -162,7 +163,7 @@ def tune(cases: Sequence[CauseCase], turn_oof: np.ndarray, turn_where: list, cla
         return float(np.mean(scores))
 
     bonus_grid = {round(b, 2): carried_f1(b) for b in np.arange(-0.2, 0.45, 0.05)}
-    own_bonus = max(bonus_grid, key=bonus_grid.get)
+    own_bonus = max(bonus_grid, key=bonus_grid.__getitem__)
 
     # unsure: below this best-turn probability the rules' cause (when they find one) is carried instead
     rules = [find_cause(case.text, case.emotion) for case in cases]
@@ -181,7 +182,7 @@ def tune(cases: Sequence[CauseCase], turn_oof: np.ndarray, turn_where: list, cla
                               for (p, score), rule, gold in zip(model_scores, rules, own_gold)]))
 
     unsure_grid = {round(u, 2): with_rules(u) for u in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6)}
-    unsure_below = max(unsure_grid, key=unsure_grid.get)
+    unsure_below = max(unsure_grid, key=unsure_grid.__getitem__)
     return {"clause_threshold": clause_threshold, "turn_threshold": turn_threshold, "own_bonus": own_bonus,
             "unsure_below": unsure_below, "cv_span_f1_in_cause_turns": round(clause_grid[clause_threshold], 4),
             "cv_earlier_turn_f1": round(turn_grid[turn_threshold], 4),
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                          turn_threshold=settings["turn_threshold"], clause_threshold=settings["clause_threshold"],
                          unsure_below=settings["unsure_below"], own_bonus=settings["own_bonus"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **finder.arrays())
+    np.savez_compressed(args.out, **cast(dict[str, Any], finder.arrays()))  # numpy stub: **kwds vs allow_pickle
     dev = evaluate(load_cases("valid"))  # scored once, after every choice was made on train
     metrics = {
         "command": "python -m training.train_cause_finder",

@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -182,7 +183,7 @@ def choose_c(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed
         probs = cross_val_predict(LogisticRegression(C=c_value, max_iter=3000), features, labels, cv=folds,
                                   method="predict_proba", params={"sample_weight": weights})[:, 1]
         losses[c_value] = log_loss(labels, probs, sample_weight=weights)
-    return min(losses, key=losses.get)
+    return min(losses, key=losses.__getitem__)
 
 
 def train(train_set: Messages, in_sample: Messages, c_value: float, pooling: str = POOLING,
@@ -360,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                         pooling=POOLING)
     in_sample_probs = probabilities(model, in_sample)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, **model.arrays())
+    np.savez(args.out, **cast(dict[str, Any], model.arrays()))  # numpy stub: **kwds vs allow_pickle
     metrics = {
         "command": "python -m training.train_crisis_detector" + (" --nested" if args.nested else ""),
         "cross_validated_figures": "python -m evaluation.evaluate_safety (its reddit part: nested, honest)",

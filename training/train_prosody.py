@@ -25,6 +25,7 @@ Features are cached in /tmp keyed by the measurement code, so a rerun only refit
 from __future__ import annotations
 
 import os
+from typing import Any, cast
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "2")  # a shared 2-core machine
@@ -205,7 +206,7 @@ def as_model(arrays: dict[str, np.ndarray]) -> prosody.ProsodyModel:
     )
 
 
-def runtime_replay(x, x_z, y, speakers, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def runtime_replay(x, x_z, y, speakers, c) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The runtime as shipped, leave-one-speaker-out: each held-out speaker's clips replayed as one session in
     N_ORDERS random orders through ProsodyModel.predict with a live SpeakerBaseline. Returns (true label,
     predicted label, row index) over all orders, and the raw-head valence/arousal of every clip."""
@@ -223,7 +224,9 @@ def runtime_replay(x, x_z, y, speakers, c) -> tuple[np.ndarray, np.ndarray, np.n
                 features = dict(zip(names, x[i]))
                 probs = model.predict(features, baseline)[0]
                 baseline.update(features)
-                truth.append(y[i]), predicted.append(max(probs, key=probs.get)), rows.append(i)
+                truth.append(y[i])
+                predicted.append(max(probs, key=probs.get))
+                rows.append(i)
     return np.array(truth), np.array(predicted), np.array(rows), va_raw
 
 
@@ -267,9 +270,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     model_file = args.out / "prosody_model.npz"
-    np.savez_compressed(model_file, **shipped)
+    np.savez_compressed(model_file, **cast(dict[str, Any], shipped))  # numpy stub: **kwds vs allow_pickle
     runtime = report(replay_truth, replay_predicted, datasets[replay_rows], speakers[replay_rows])
-    metrics = {
+    metrics: dict[str, Any] = {
         "model": "two heads (raw features; z-scores against the speaker's session baseline), each a standardiser + "
                  "class-balanced multinomial logistic regression over the 7 labels and ridge regressions for "
                  f"valence/arousal; inputs: the {len(prosody.MODEL_INPUT_NAMES)} named prosodic features; the session "

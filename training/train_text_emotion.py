@@ -34,6 +34,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -196,7 +197,7 @@ def fit_mlp(x: np.ndarray, targets: np.ndarray, hidden: int, epochs: int, dropou
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-    first, last = model[0], model[3]
+    first, last = cast(torch.nn.Linear, model[0]), cast(torch.nn.Linear, model[3])
     return ([first.weight.detach().numpy().T.copy(), last.weight.detach().numpy().T.copy()],
             [first.bias.detach().numpy().copy(), last.bias.detach().numpy().copy()])
 
@@ -225,7 +226,7 @@ def stratified_holdout(targets: np.ndarray, fraction: float) -> tuple[np.ndarray
     rng = np.random.default_rng(SEED)
     frequency = targets.sum(axis=0)
     stratum = np.where(targets > 0, frequency[None, :], np.inf).argmin(axis=1)
-    tune = []
+    tune: list[int] = []
     for value in np.unique(stratum):
         members = rng.permutation(np.flatnonzero(stratum == value))
         tune.extend(members[: int(round(fraction * len(members)))])
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
 
     dev_probs = best_head.probs(x_dev, dev.texts)
     single = dev.targets.sum(axis=1) == 1
-    metrics = {
+    metrics: dict[str, Any] = {
         "model": f"{best_name}: head on {EMBEDDING_MODEL_NAME} sentence embeddings (384-d, unit length)"
                  + (f", pooled log-linearly with TF-IDF word 1-2-gram logistic regression "
                     f"({len(best_head.ngrams.terms)} terms) at weight {best_head.ngram_weight:g}"

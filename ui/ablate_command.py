@@ -11,6 +11,11 @@ is written to DIR/replies.jsonl.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.contracts import Reply
+
 import argparse
 import json
 import shlex
@@ -79,7 +84,7 @@ class ReplyCollector:
         self.responder = responder
         self.replies_path = replies_path  # every reply as JSON Lines (id, condition, emotion read, route, reply)
         self.records: dict[str, list[dict]] = {c: [] for c in conditions}
-        self._memo: dict[tuple, object] = {}
+        self._memo: dict[tuple, Reply] = {}
         self.generated = self.reused = 0
 
     def __call__(self, sample, perceived, rows) -> None:

@@ -24,8 +24,9 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -158,7 +159,7 @@ def _duration_s(path: Path | None) -> float | None:
             if container.duration is not None:
                 return container.duration / av.time_base
             streams = [s for s in container.streams if s.duration is not None and s.time_base is not None]
-            return max((float(s.duration * s.time_base) for s in streams), default=None)
+            return max((float(cast(int, s.duration) * cast(Fraction, s.time_base)) for s in streams), default=None)
     except Exception:
         return None
 
@@ -213,6 +214,7 @@ def media_items(source: ReplaySource, *, face: bool = True, audio: bool = True,
 def _frames(source: ReplaySource, problems: list[str]) -> Iterator[tuple[float, int, str, Any]]:
     from perception.video import sample_frames
 
+    assert source.video_path is not None, "_frames runs only when there is video"
     try:
         for t_s, rgb in sample_frames(source.video_path, fps=REPLAY_FPS):
             yield source.t0_s + t_s, 0, "frame", rgb
@@ -223,6 +225,7 @@ def _frames(source: ReplaySource, problems: list[str]) -> Iterator[tuple[float, 
 def _audio_chunks(source: ReplaySource, problems: list[str]) -> Iterator[tuple[float, int, str, Any]]:
     from perception.audio import iter_audio_windows
 
+    assert source.audio_path is not None, "_audio_chunks runs only when there is audio"
     last_end_s = 0.0
     try:
         for window in iter_audio_windows(source.audio_path, window_s=AUDIO_CHUNK_S):
@@ -281,7 +284,7 @@ class _MediaClock:
         return self.t_s
 
 
-def check_without(without: str | tuple[str, ...] | list[str] | None) -> frozenset[str]:
+def check_without(without: str | tuple[str, ...] | list[str] | frozenset[str] | None) -> frozenset[str]:
     if not without:
         return frozenset()
     names = [w.strip() for w in (without.split(",") if isinstance(without, str) else without) if w.strip()]
@@ -292,7 +295,8 @@ def check_without(without: str | tuple[str, ...] | list[str] | None) -> frozense
 
 
 def replay(path: str | os.PathLike, out_dir: str | os.PathLike, models: Any, *,
-           without: str | tuple[str, ...] | list[str] | None = None, diff: bool = False, progress: bool = True,
+           without: str | tuple[str, ...] | list[str] | frozenset[str] | None = None, diff: bool = False,
+           progress: bool = True,
            report: bool = True, config: dict | None = None,
            on_progress: Callable[[float, float | None], None] | None = None) -> ReplayResult:
     """Replay PATH (a session folder or a media file) through LiveSession with `models`; write OUT/events.jsonl,
@@ -373,6 +377,7 @@ def replay(path: str | os.PathLike, out_dir: str | os.PathLike, models: Any, *,
     diff_result = None
     events_path = out / "events.jsonl"
     if diff:
+        assert source.recorded_events is not None, "checked when the replay started"
         recorded, _ = load_events(source.recorded_events)
         replayed, _ = load_events(events_path)
         diff_result = diff_events(recorded, replayed)

@@ -16,7 +16,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ui.session import SessionModels
 
 from perception.errors import MediaError
 from ui.replay import MEDIA_SUFFIXES, replay
@@ -95,11 +98,11 @@ class ReplayWorker:
     def __init__(self, *, asr: str = "faster-whisper", backend: str = "llamacpp", model: str | None = None,
                  url: str | None = None, without: frozenset[str] = frozenset(), diff: bool = False,
                  template_replies: bool = False) -> None:
-        self.config = {"backend": backend, "model": model, "url": url, "asr": asr}
+        self.config: dict[str, Any] = {"backend": backend, "model": model, "url": url, "asr": asr}
         self.without = frozenset(without)
         self.diff = diff
         self.template_replies = template_replies  # replies from the responder's templates (no LLM): for speed
-        self._models = None
+        self._models: SessionModels | None = None
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_models": None}  # models never travel: each worker loads its own

@@ -13,6 +13,7 @@ import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 from perception.cues import LABELS
 
@@ -151,11 +152,12 @@ def conversation(events: list[dict]) -> list[dict]:
                 rows.append({"t_s": e["t_s"], "who": "person (typed)", "text": e["text"], "words": words,
                              "fused": ""})
             elif person() is not None:
-                person()["words"] = words
-        elif kind == "state" and person() is not None and abs(e["t_s"] - person()["t_s"]) < 1e-3:
+                cast(dict, person())["words"] = words
+        elif kind == "state" and person() is not None and abs(e["t_s"] - cast(dict, person())["t_s"]) < 1e-3:
             # the last state at the turn's time is the one with its words in
-            person()["fused"] = f"fused: {e.get('label')}" + (" (incongruent)" if e.get("incongruent") else "")
-            person()["incongruent"] = bool(e.get("incongruent"))
+            cast(dict, person())["fused"] = (f"fused: {e.get('label')}"
+                                             + (" (incongruent)" if e.get("incongruent") else ""))
+            cast(dict, person())["incongruent"] = bool(e.get("incongruent"))
         elif kind == "reply":
             appraisal = e.get("appraisal") or {}
             rows.append({"t_s": e["t_s"], "who": "agent", "text": e.get("text", ""),

@@ -177,7 +177,7 @@ class LiveSession:
         self._lock = threading.RLock()  # session data
         self._face_lock = threading.Lock()  # one frame in analysis at a time
         self._turn_lock = threading.Lock()  # one turn at a time (typed and spoken turns share the conversation)
-        self._face_analyzer = None
+        self._face_analyzer: Any = None
         self._face_last_t_s = -1e9
         self._baseline = models.new_speaker_baseline() if models.new_speaker_baseline else None
         self._tracker = models.new_tracker() if models.new_tracker else None
@@ -473,6 +473,7 @@ class LiveSession:
             self._queue = queue.Queue()
             self._worker = threading.Thread(target=self._work, name="session-turns", daemon=True)
             self._worker.start()
+        assert self._queue is not None, "made with the worker"
         for utterance in utterances:
             with self._lock:
                 self.busy_turns += 1
@@ -480,6 +481,7 @@ class LiveSession:
         return []
 
     def _work(self) -> None:
+        assert self._queue is not None, "made before this thread starts"
         while not self._closed:
             item = self._queue.get()
             if item is None:
