@@ -91,7 +91,7 @@ KIND_WEIGHTS: dict[str, tuple[str, ...]] = {
     "streams": (),
     "asr": (),
     "text": ("text_emotion_head.npz",),
-    "voice": ("prosody_model.npz",),
+    "voice": ("prosody_model.npz",),  # (+ the Whisper encoder's states: the ASR weights, pinned as above)
     "face": ("face_combiner.json",),
 }
 
@@ -165,8 +165,9 @@ def _image_face_analyzer():
     return analyzer
 
 
-def _read_text(text: str) -> dict:
-    return as_json(_text_model().predict(text))
+def _read_text(text: str, previous: str | None = None) -> dict:
+    """The words' cue; `previous` is the turn before them (the manifest's last context line), as live."""
+    return as_json(_text_model().predict(text, previous=previous))
 
 
 def _transcribe(path: Path) -> dict:
@@ -178,11 +179,17 @@ def _transcribe(path: Path) -> dict:
 
 
 def _read_voice(path: Path) -> dict:
-    """Prosody of the whole clip, read by the raw head (each sample stands alone: no speaker baseline)."""
+    """The voice of the whole clip as live with speech-to-text on: the prosodic features and the Whisper encoder's
+    pooled states of its speech (each sample stands alone: no speaker baseline)."""
+    from perception.asr import make_asr
     from perception.audio import SAMPLE_RATE_HZ, load_audio
     from perception.prosody import extract_prosody
 
-    return as_json(extract_prosody(load_audio(path), SAMPLE_RATE_HZ))
+    audio = load_audio(path)
+    engine = make_asr()
+    encode_voice = getattr(engine, "encode_voice", None)  # faster-whisper; another engine leaves the prosody alone
+    states = encode_voice(audio, SAMPLE_RATE_HZ) if encode_voice is not None else None
+    return as_json(extract_prosody(audio, SAMPLE_RATE_HZ, encoder_states=states))
 
 
 def _read_face(path: Path, is_image: bool) -> dict:
@@ -258,7 +265,9 @@ def perceive_sample(sample: Sample, modalities: frozenset[str], cache_root: Path
             except MediaError as err:
                 notes["text"] = _one_line(err)
         if text is not None:
-            cues["text"] = cache.get_or_make("text", "text:" + text, lambda: _read_text(text))
+            previous = sample.context[-1] if sample.context else None
+            key = "text:" + text if previous is None else "text:" + json.dumps([previous, text])
+            cues["text"] = cache.get_or_make("text", key, lambda: _read_text(text, previous))
         elif "text" not in notes:
             notes["text"] = "no text and no audio to transcribe"
     if "voice" in modalities:

@@ -8,6 +8,12 @@ the pool scores higher than either half). The head runs in numpy and scikit-lear
 Plug-in: any transformers text-classification model, `make_text_emotion("hf:<hub name or local folder>")`; its
 labels are mapped into the 7 (GoEmotions names through the official Ekman mapping, common synonyms by name).
 
+The head may read the previous turn too (what was said just before: "What?" after "I'm pregnant" is surprise,
+after "You broke it" anger): its input is then [utterance embedding, previous-turn embedding (zeros when there is
+none), 1 if there is one], and a second set of logit offsets applies to utterances with a previous turn (dialogue
+data is far more neutral than standalone comments). Pass it as `previous=` to predict / predict_batch; recent
+embeddings are kept, so the previous turn, read a moment ago, costs nothing to encode again.
+
 Valence and arousal come from the probabilities through the circumplex placements in cues.py (no labelled
 valence data for text is at hand), so they are as good as the class probabilities and no better.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +40,10 @@ EMBEDDING_DIM = 384
 # bounds tokenizer time on a pasted book, it never changes what the model sees.
 MAX_TEXT_CHARS = 4000
 ENCODE_BATCH_SIZE = 64
+# A head that reads the previous turn takes [utterance, previous turn, has-previous flag].
+CONTEXT_INPUT_DIM = 2 * EMBEDDING_DIM + 1
+# Embeddings of the most recent texts kept by TextEmotionModel: the previous turn was scored a moment ago.
+RECENT_EMBEDDINGS = 256
 # One thread: on the 2-core box, shared with ASR and the rest, a second torch thread costs more in hand-offs than it
 # saves (measured under load: 111 ms a sentence on 2 threads, 16 ms on 1; batched 36 ms vs 14 ms a sentence).
 ENCODER_THREADS = 1
@@ -89,6 +100,16 @@ def confidence_from_probs(probs: np.ndarray) -> float:
     p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
     entropy = float(-(p * np.log(p)).sum())
     return float(min(1.0, max(0.0, 1.0 - entropy / math.log(len(p)))))
+
+
+def head_inputs(utterances: np.ndarray, previous: np.ndarray | None, has_previous: np.ndarray | None) -> np.ndarray:
+    """The input rows of a head that reads the previous turn: [utterance, previous (zeros if none), has-previous]."""
+    utterances = np.asarray(utterances, dtype=np.float32)
+    if previous is None or has_previous is None:
+        previous = np.zeros_like(utterances)
+        has_previous = np.zeros(len(utterances), dtype=bool)
+    flag = np.asarray(has_previous, dtype=np.float32).reshape(-1, 1)
+    return np.hstack([utterances, np.asarray(previous, dtype=np.float32) * flag, flag])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -165,12 +186,12 @@ class NgramScorer:
                 "ngram_max_n": np.array(self.max_n)}
 
     @classmethod
-    def from_arrays(cls, data: Any) -> "NgramScorer | None":
-        if "ngram_terms" not in data:
+    def from_arrays(cls, data: Any, prefix: str = "") -> "NgramScorer | None":
+        if f"{prefix}ngram_terms" not in data:
             return None
-        return cls(terms=tuple(str(data["ngram_terms"]).split("\n")), idf=data["ngram_idf"],
-                   coef=data["ngram_coef"].astype(np.float32), intercept=data["ngram_intercept"],
-                   max_n=int(data["ngram_max_n"]))
+        return cls(terms=tuple(str(data[f"{prefix}ngram_terms"]).split("\n")), idf=data[f"{prefix}ngram_idf"],
+                   coef=data[f"{prefix}ngram_coef"].astype(np.float32), intercept=data[f"{prefix}ngram_intercept"],
+                   max_n=int(data[f"{prefix}ngram_max_n"]))
 
 
 @dataclass(frozen=True)
@@ -190,21 +211,58 @@ class EmotionHead:
     output_pool: np.ndarray | None = None
     ngrams: NgramScorer | None = None
     ngram_weight: float = 0.0
+    context_logit_offsets: np.ndarray | None = None  # used instead of logit_offsets on rows with a previous turn
+    # A second reader of the utterance alone: the previous version's GoEmotions specialist (its network on the
+    # utterance's embedding, trained on GoEmotions' 28 fine labels, pooled with its own word n-grams at
+    # aux_ngram_weight), pooled log-linearly with the rest at aux_weight, or context_aux_weight on rows with a
+    # previous turn.
+    aux_weights: tuple[np.ndarray, ...] = ()
+    aux_biases: tuple[np.ndarray, ...] = ()
+    aux_output_pool: np.ndarray | None = None
+    aux_weight: float = 0.0
+    aux_ngrams: NgramScorer | None = None
+    aux_ngram_weight: float = 0.0
+    context_aux_weight: float = 0.0
+
+    @property
+    def reads_previous_turn(self) -> bool:
+        return self.weights[0].shape[0] == CONTEXT_INPUT_DIM
+
+    def offsets_for(self, inputs: np.ndarray) -> np.ndarray:
+        """Per-row logit offsets: the dialogue set where the row has a previous turn (last input column is 1)."""
+        offsets = np.broadcast_to(np.asarray(self.logit_offsets, dtype=np.float64), (len(inputs), len(self.labels)))
+        if self.context_logit_offsets is None or not self.reads_previous_turn:
+            return offsets
+        has_previous = np.asarray(inputs)[:, -1:] > 0.5
+        return np.where(has_previous, np.asarray(self.context_logit_offsets, dtype=np.float64), offsets)
+
+    @staticmethod
+    def _network_log_probs(inputs: np.ndarray, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+                           pool: np.ndarray) -> np.ndarray:
+        hidden = np.asarray(inputs, dtype=np.float32)
+        for i, (weight, bias) in enumerate(zip(weights, biases)):
+            hidden = hidden @ weight + bias
+            if i < len(weights) - 1:
+                hidden = np.maximum(hidden, 0.0)
+        return np.log(np.maximum(softmax(hidden.astype(np.float64)) @ pool, 1e-12))
 
     def logits(self, embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
-        hidden = np.asarray(embeddings, dtype=np.float32)
-        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            hidden = hidden @ weight + bias
-            if i < len(self.weights) - 1:
-                hidden = np.maximum(hidden, 0.0)
         pool = np.eye(len(self.labels)) if self.output_pool is None else self.output_pool
-        pooled = softmax(hidden.astype(np.float64)) @ pool
-        log_probs = np.log(np.maximum(pooled, 1e-12))
+        log_probs = self._network_log_probs(embeddings, self.weights, self.biases, pool)
         if self.ngrams is not None and self.ngram_weight > 0:
             if texts is None or len(texts) != len(log_probs):
                 raise ValueError("this head pools word n-grams: pass the texts with their embeddings")
             log_probs = (1.0 - self.ngram_weight) * log_probs + self.ngram_weight * self.ngrams.log_probs(texts)
-        return log_probs + self.logit_offsets
+        if self.aux_weights and max(self.aux_weight, self.context_aux_weight) > 0:
+            utterance = np.asarray(embeddings)[:, :EMBEDDING_DIM]
+            aux = self._network_log_probs(utterance, self.aux_weights, self.aux_biases, self.aux_output_pool)
+            if self.aux_ngrams is not None and self.aux_ngram_weight > 0:
+                aux = (1.0 - self.aux_ngram_weight) * aux + self.aux_ngram_weight * self.aux_ngrams.log_probs(texts)
+            weight = np.full((len(log_probs), 1), self.aux_weight)
+            if self.reads_previous_turn:
+                weight = np.where(np.asarray(embeddings)[:, -1:] > 0.5, self.context_aux_weight, weight)
+            log_probs = (1.0 - weight) * log_probs + weight * aux
+        return log_probs + self.offsets_for(embeddings)
 
     def probs(self, embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
         return softmax(self.logits(embeddings, texts).astype(np.float64))
@@ -220,10 +278,23 @@ class EmotionHead:
             else np.asarray(self.output_pool, dtype=np.float32),
         }
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            arrays[f"weight_{i}"] = np.asarray(weight, dtype=np.float32)
+            # float16 keeps the file under 1 MB with the previous turn's input; 3 digits are all a head needs
+            arrays[f"weight_{i}"] = np.asarray(weight, dtype=np.float16)
             arrays[f"bias_{i}"] = np.asarray(bias, dtype=np.float32)
         if self.ngrams is not None:
             arrays.update(self.ngrams.arrays(), ngram_weight=np.array(self.ngram_weight, dtype=np.float32))
+        if self.context_logit_offsets is not None:
+            arrays["context_logit_offsets"] = np.asarray(self.context_logit_offsets, dtype=np.float32)
+        if self.aux_weights:
+            arrays.update(aux_n_layers=np.array(len(self.aux_weights)), aux_weight=np.array(self.aux_weight),
+                          context_aux_weight=np.array(self.context_aux_weight),
+                          aux_output_pool=np.asarray(self.aux_output_pool, dtype=np.float32))
+            if self.aux_ngrams is not None:
+                arrays.update({f"aux_{k}": v for k, v in self.aux_ngrams.arrays().items()},
+                              aux_ngram_weight=np.array(self.aux_ngram_weight))
+            for i, (weight, bias) in enumerate(zip(self.aux_weights, self.aux_biases)):
+                arrays[f"aux_weight_{i}"] = np.asarray(weight, dtype=np.float16)
+                arrays[f"aux_bias_{i}"] = np.asarray(bias, dtype=np.float32)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, **arrays)
 
@@ -233,7 +304,7 @@ class EmotionHead:
             with np.load(path, allow_pickle=False) as data:
                 n_layers = int(data["n_layers"])
                 head = cls(
-                    weights=tuple(data[f"weight_{i}"] for i in range(n_layers)),
+                    weights=tuple(data[f"weight_{i}"].astype(np.float32) for i in range(n_layers)),
                     biases=tuple(data[f"bias_{i}"] for i in range(n_layers)),
                     labels=tuple(str(label) for label in data["labels"]),
                     logit_offsets=data["logit_offsets"],
@@ -242,13 +313,23 @@ class EmotionHead:
                     output_pool=data["output_pool"],
                     ngrams=NgramScorer.from_arrays(data),
                     ngram_weight=float(data["ngram_weight"]) if "ngram_weight" in data else 0.0,
+                    context_logit_offsets=data["context_logit_offsets"] if "context_logit_offsets" in data else None,
+                    aux_weights=tuple(data[f"aux_weight_{i}"].astype(np.float32)
+                                      for i in range(int(data["aux_n_layers"]) if "aux_n_layers" in data else 0)),
+                    aux_biases=tuple(data[f"aux_bias_{i}"]
+                                     for i in range(int(data["aux_n_layers"]) if "aux_n_layers" in data else 0)),
+                    aux_output_pool=data["aux_output_pool"] if "aux_output_pool" in data else None,
+                    aux_weight=float(data["aux_weight"]) if "aux_weight" in data else 0.0,
+                    aux_ngrams=NgramScorer.from_arrays(data, prefix="aux_"),
+                    aux_ngram_weight=float(data["aux_ngram_weight"]) if "aux_ngram_weight" in data else 0.0,
+                    context_aux_weight=float(data["context_aux_weight"]) if "context_aux_weight" in data else 0.0,
                 )
         except FileNotFoundError:
             raise ModelUnavailableError(
                 f"text emotion head {path} is missing; run `python -m training.train_text_emotion`") from None
         except Exception as err:
             raise ModelUnavailableError(f"text emotion head {path} is unreadable: {err}") from err
-        if (set(head.labels) != set(LABELS) or head.weights[0].shape[0] != EMBEDDING_DIM
+        if (set(head.labels) != set(LABELS) or head.weights[0].shape[0] not in (EMBEDDING_DIM, CONTEXT_INPUT_DIM)
                 or head.output_pool.shape != (head.weights[-1].shape[1], len(head.labels))):
             raise ModelUnavailableError(f"text emotion head {path} does not fit: labels {head.labels}, "
                                         f"input size {head.weights[0].shape[0]}")
@@ -260,19 +341,27 @@ class _TextEmotionScorer:
 
     name = "text-emotion"
 
-    def _score(self, texts: list[str]) -> np.ndarray:
-        """Probabilities, one row per non-empty text, columns in LABELS order."""
+    def _score(self, texts: list[str], previous: list[str]) -> np.ndarray:
+        """Probabilities, one row per non-empty text, columns in LABELS order; `previous` holds the turn before
+        each text ("" when none; engines that cannot read it ignore it)."""
         raise NotImplementedError
 
-    def predict(self, text: Any, t_start_s: float = 0.0, t_end_s: float = 0.0) -> TextEmotion:
-        return self.predict_batch([text], t_start_s=t_start_s, t_end_s=t_end_s)[0]
+    def predict(self, text: Any, t_start_s: float = 0.0, t_end_s: float = 0.0, *,
+                previous: Any = None) -> TextEmotion:
+        """The emotion in `text`; `previous` is the turn said just before it (either speaker), when there is one."""
+        return self.predict_batch([text], t_start_s=t_start_s, t_end_s=t_end_s, previous=[previous])[0]
 
-    def predict_batch(self, texts: Sequence[Any], t_start_s: float = 0.0, t_end_s: float = 0.0) -> list[TextEmotion]:
+    def predict_batch(self, texts: Sequence[Any], t_start_s: float = 0.0, t_end_s: float = 0.0, *,
+                      previous: Sequence[Any] | None = None) -> list[TextEmotion]:
         if isinstance(texts, (str, bytes)) or texts is None:
             raise PerceptionError("text emotion: predict_batch takes a list of texts, not a single value")
+        if previous is not None and (isinstance(previous, (str, bytes)) or len(previous) != len(texts)):
+            raise PerceptionError("text emotion: previous must be a list with one entry (or None) per text")
         cleaned = [clean_text(text) for text in texts]
+        before = [clean_text(turn) for turn in previous] if previous is not None else [""] * len(cleaned)
         scored_at = [i for i, text in enumerate(cleaned) if text]
-        rows = self._score([cleaned[i] for i in scored_at]) if scored_at else np.zeros((0, len(LABELS)))
+        rows = (self._score([cleaned[i] for i in scored_at], [before[i] for i in scored_at]) if scored_at
+                else np.zeros((0, len(LABELS))))
         results: list[TextEmotion] = [self._empty(text, t_start_s, t_end_s) for text in cleaned]
         for row_index, i in enumerate(scored_at):
             results[i] = self._result(cleaned[i], rows[row_index], t_start_s, t_end_s)
@@ -301,9 +390,30 @@ class TextEmotionModel(_TextEmotionScorer):
         # Columns of the head in LABELS order, whatever order it was saved in.
         self._columns = [self.head.labels.index(label) for label in LABELS]
         self.name = f"minilm-head:{Path(head_path).name}"
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
-    def _score(self, texts: list[str]) -> np.ndarray:
-        return self.head.probs(self.embedder.embed(texts), texts)[:, self._columns]
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Embeddings, reusing those of recently seen texts (a previous turn was usually scored a moment ago)."""
+        missing = list(dict.fromkeys(text for text in texts if text not in self._recent))
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed(missing)):
+                self._recent[text] = vector
+        for text in texts:
+            self._recent.move_to_end(text)
+        vectors = np.stack([self._recent[text] for text in texts])
+        while len(self._recent) > RECENT_EMBEDDINGS:
+            self._recent.popitem(last=False)
+        return vectors
+
+    def _score(self, texts: list[str], previous: list[str]) -> np.ndarray:
+        if not self.head.reads_previous_turn:
+            return self.head.probs(self._embed(texts), texts)[:, self._columns]
+        has_previous = np.array([bool(turn) for turn in previous])
+        vectors = self._embed(texts + [turn for turn in previous if turn])
+        context = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        context[has_previous] = vectors[len(texts):]
+        inputs = head_inputs(vectors[: len(texts)], context, has_previous)
+        return self.head.probs(inputs, texts)[:, self._columns]
 
 
 class TransformersTextEmotionModel(_TextEmotionScorer):
@@ -347,7 +457,7 @@ class TransformersTextEmotionModel(_TextEmotionScorer):
         self._multi_label = self.model.config.problem_type == "multi_label_classification"
         self.name = f"hf:{name_or_path}"
 
-    def _score(self, texts: list[str]) -> np.ndarray:
+    def _score(self, texts: list[str], previous: list[str]) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
             batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
