@@ -79,9 +79,12 @@ def test_artifact_loads_and_matches_its_metrics():
     assert list(head.labels) == metrics["labels"]
     assert set(head.labels) == set(LABELS)
     assert head.embedding_sha256 == metrics["embedding_sha256"]
-    assert HEAD_PATH.stat().st_size < 1_000_000
-    assert 0.0 < metrics["dev"]["macro_f1"] <= 1.0 and metrics["dev"]["n"] == 5426
-    assert set(metrics["dev"]["per_class_f1"]) == set(LABELS)
+    assert HEAD_PATH.stat().st_size < 1_500_000  # two readers (the new head, the GoEmotions one it keeps), n-grams each
+    goemotions = metrics["dev"]["goemotions"]
+    assert 0.0 < goemotions["macro_f1"] <= 1.0 and goemotions["n"] == 5426
+    assert set(goemotions["per_class_f1"]) == set(LABELS)
+    assert {"goemotions", "meld", "ed_situations"} <= set(metrics["dev"])
+    assert metrics["command"].startswith("python -m training.train_text_emotion")
     embeddings = np.random.default_rng(0).normal(size=(3, head.weights[0].shape[0])).astype(np.float32)
     probs = head.probs(embeddings, ["I am furious", "ugh, gross", "what a lovely day"])
     assert probs.shape == (3, len(LABELS)) and np.allclose(probs.sum(axis=1), 1.0)
@@ -107,8 +110,59 @@ def test_head_reads_real_dev_comments_about_as_its_metrics_say(model):
     rows = [line.split("\t") for line in dev.read_text(encoding="utf-8").splitlines()[:300]]
     results = model.predict_batch([row[0] for row in rows])
     hits = [top_label(r.probs) in {names[int(i)] for i in row[1].split(",")} for r, row in zip(results, rows)]
-    stored = json.loads(METRICS_PATH.read_text())["dev"]["accuracy"]
+    stored = json.loads(METRICS_PATH.read_text())["dev"]["goemotions"]["accuracy"]
     assert abs(float(np.mean(hits)) - stored) < 0.08
+
+
+@pytest.mark.slow
+def test_the_previous_turn_is_read_and_costs_no_second_encoding(model):
+    """The shipped head reads the turn before; that turn was scored a moment ago, so it is not encoded again."""
+    assert model.head.reads_previous_turn
+    before, text = "I'm pregnant. We're having a baby!", "What?"
+    model.predict(before)
+    calls = []
+    embed = model.embedder.embed
+    model.embedder.embed = lambda texts: calls.append(list(texts)) or embed(texts)
+    try:
+        in_context = model.predict(text, previous=before)
+    finally:
+        model.embedder.embed = embed
+    assert calls == [[text]]  # only the new utterance went through the encoder
+    alone = model.predict(text)
+    assert in_context.probs != pytest.approx(alone.probs, abs=1e-3)
+    assert sum(in_context.probs.values()) == pytest.approx(1.0)
+    batch = model.predict_batch([text, text], previous=[before, None])
+    assert batch[0].probs == pytest.approx(in_context.probs, abs=1e-4)
+    assert batch[1].probs == pytest.approx(alone.probs, abs=1e-4)
+    assert model.predict(text, previous="   ").probs == pytest.approx(alone.probs, abs=1e-4)  # blank = none
+
+
+@pytest.mark.slow
+def test_meld_dev_dialogue_turns_read_about_as_the_metrics_say(model):
+    """A slice of MELD dev with each utterance's previous turn, through the whole path, agrees with the stored
+    figure (dialogue data: the head's context offsets apply)."""
+    import csv
+
+    dev = DATA / "meld_text" / "dev_sent_emo.csv"
+    if not dev.exists():
+        pytest.skip(f"{dev} not present")
+    with dev.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))[:300]
+    texts = [row["Utterance"].replace("\u2019", "'") for row in rows]
+    previous = [texts[i - 1] if i and rows[i - 1]["Dialogue_ID"] == row["Dialogue_ID"] else None
+                for i, row in enumerate(rows)]
+    results = model.predict_batch(texts, previous=previous)
+    accuracy = float(np.mean([top_label(r.probs) == row["Emotion"] for r, row in zip(results, rows)]))
+    stored = json.loads(METRICS_PATH.read_text())["dev"]["meld"]["accuracy"]
+    assert abs(accuracy - stored) < 0.1
+
+
+def test_previous_turns_must_match_the_texts_one_for_one():
+    head_only = TextEmotionModel.__new__(TextEmotionModel)  # the checks run before any model is touched
+    with pytest.raises(PerceptionError, match="one entry"):
+        head_only.predict_batch(["a", "b"], previous=["only one"])
+    with pytest.raises(PerceptionError, match="one entry"):
+        head_only.predict_batch(["a"], previous="a string")
 
 
 @pytest.mark.slow
