@@ -406,10 +406,11 @@ def read_run(folder: str | os.PathLike) -> RunData:
 # --- the automatic measures ---------------------------------------------------------------------------------------
 
 def automatic_measures(rows: Sequence[dict]) -> dict[str, dict]:
-    """Per side, the automatic measures of its replies in replies.jsonl rows. THE place to swap in a better reply
-    evaluator: today it calls what evaluation/evaluate_responses.py offers (valence consistency judged against the
-    manifest's label where there is one, else against the emotion the generating side read; open questions, the
-    exploration proxy; loops; distinct-2; length; replies cut off; routes; latency)."""
+    """Per side, the automatic measures of its replies in replies.jsonl rows: the reply scorer's EPITOME-style
+    mechanisms (evaluation/reply_scores.py: emotional reaction, interpretation, exploration, relevance, off-topic
+    questions, invented facts, length in 12-30 words), and beside them valence consistency judged against the
+    manifest's label where there is one (else against the emotion the generating side read), open questions, loops,
+    distinct-2, length, replies cut off, routes and latency."""
     from agent.contracts import Appraisal
     from evaluation.evaluate_responses import (
         SENTENCE_END,
@@ -419,6 +420,7 @@ def automatic_measures(rows: Sequence[dict]) -> dict[str, dict]:
         has_loop,
         valence_consistent,
     )
+    from evaluation.reply_scores import rates, score_reply, similarities
 
     measures: dict[str, dict] = {}
     for side in SIDES:
@@ -427,17 +429,27 @@ def automatic_measures(rows: Sequence[dict]) -> dict[str, dict]:
             measures[side] = {"n": 0}
             continue
         consistent = []
-        for row in rows:
+        scores = []
+        # the person's words: the earlier turns and the last message (what a reply may refer to without inventing)
+        saids = [" ".join([*row.get("context", []), row.get("text") or ""]) for row in rows]
+        cosines = similarities(texts, saids)
+        for number, row in enumerate(rows):
             read = next((row[s] for s in (side, *SIDES) if row[s].get("emotion")), None)
             predicted = Appraisal(emotion=read["emotion"] if read else (row.get("label") or "neutral"),
                                   intensity=0.5, cause=(read or {}).get("cause") or "",
                                   need=(read or {}).get("need") or "to_be_heard")
             gold = gold_appraisal(predicted, row.get("label") or predicted.emotion, None)
             consistent.append(valence_consistent(row[side]["reply"], gold))
+            scores.append(score_reply(row[side]["reply"], saids[number], gold, row[side].get("route") or "",
+                                      None if cosines is None else cosines[number]))
+        scored = {key: value for key, value in rates(scores).items()
+                  if key in ("emotional_reaction", "interpretation", "exploration", "relevant",
+                             "off_topic_question", "invented", "words_12_to_30")}
         latencies = [row[side]["latency_s"] for row in rows if isinstance(row[side].get("latency_s"), (int, float))]
         routes = Counter(row[side].get("route") for row in rows)
         measures[side] = {
             "n": len(texts),
+            **scored,
             "valence_consistency": round(sum(consistent) / len(texts), 3),
             "open_question_share": round(sum(asks_open_question(t) for t in texts) / len(texts), 3),
             "loops": sum(has_loop(t) for t in texts),

@@ -164,9 +164,11 @@ def build_report(run_dir: str | os.PathLike, seed: int = 0, resamples: int = BOO
         "likert": likert(ratings, seed, resamples),
         "agreement": agreement(ratings),
         "automatic": {**automatic_measures(run.rows), "note": (
-            "Over every context of the run (rated or not). valence_consistency: no condolence to good news and no "
-            "cheer to distress, judged against the manifest's label where there is one; open_question_share: "
-            "replies that ask an open question (the exploration proxy); routes: generated, fallback (template), "
+            "Over every context of the run (rated or not). emotional_reaction, interpretation, exploration, "
+            "relevant, off_topic_question, invented: shares of replies, as evaluation/reply_scores.py defines them "
+            "(EPITOME-style; its agreement with one reader's labels is in the README); valence_consistency: no "
+            "condolence to good news and no cheer to distress, judged against the manifest's label where there is "
+            "one; open_question_share: replies that ask an open question; routes: generated, fallback (template), "
             "crisis, unchecked (critic off), human.")},
     }
 

@@ -77,6 +77,10 @@ def test_the_human_side_takes_the_reference_replies_and_keeps_everything_per_con
     assert measures["a"]["routes"] == {"fallback": 1.0} and measures["b"]["routes"] == {"human": 1.0}
     assert measures["b"]["n"] == 4 and 0 <= measures["b"]["valence_consistency"] <= 1
     assert measures["b"]["open_question_share"] == 0.75  # "Can you dispute it?" is a yes/no question, not open
+    # the reply scorer's mechanisms stand beside them: every human reply asks on the person's topic, invents nothing,
+    # and two of four voice a reaction in words ("Congratulations", "That's so unfair")
+    assert measures["b"]["exploration"] == 1.0 and measures["b"]["invented"] == 0.0
+    assert measures["b"]["emotional_reaction"] == 0.5 and measures["b"]["off_topic_question"] == 0.0
 
 
 def test_a_folder_that_holds_a_run_is_never_overwritten(tmp_path, capsys):
