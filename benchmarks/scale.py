@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.ablate import _head  # the first lines of a manifest
 from evaluation.make_manifests import data_dir, write_all
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,15 +60,6 @@ def _child(script: str, *args: str) -> dict:
     if done.returncode != 0:
         raise RuntimeError((done.stderr.strip().splitlines() or ["no output"])[-1])
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _head(source: Path, target: Path, lines: int) -> Path:
-    with source.open(encoding="utf-8") as inp, target.open("w", encoding="utf-8") as out:
-        for number, line in enumerate(inp):
-            if number >= lines:
-                break
-            out.write(line)
-    return target
 
 
 def _ablate(manifest: Path, work: Path, name: str, engine: str, workers: int = 1) -> dict:

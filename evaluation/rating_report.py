@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.ablation_report import _figure_png  # one way to save a figure and hand back its bytes
 from evaluation.pairwise import SIDES, RunData, automatic_measures, read_run
 from evaluation.ratings import ASPECTS, Rating, read_ratings
 
@@ -174,14 +175,6 @@ def build_report(run_dir: str | os.PathLike, seed: int = 0, resamples: int = BOO
 
 
 # --- plots and HTML -----------------------------------------------------------------------------------------------
-
-def _figure_png(fig, path: Path) -> bytes:
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path.read_bytes()
-
 
 def preference_figure(report: dict, path: Path) -> bytes | None:
     """Left: the share of A wins, ties and B wins, overall and per rater. Right: A's win rate with its interval."""
