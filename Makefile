@@ -9,7 +9,9 @@ PY := $(VENV)/bin/python
 DEBIAN_PROGRAMS := ffmpeg espeak-ng sox chromium chromedriver
 DEBIAN_PACKAGES := ffmpeg espeak-ng sox libsox-fmt-mp3 chromium chromium-driver
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
-PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+# -qq: errors only. This workplace's pip configuration names package indexes that do not exist here, and pip warns
+# about each of them for every package; a clean install should print nothing.
+PIP := $(PY) -m pip install --quiet --quiet --disable-pip-version-check
 
 .PHONY: setup system-deps models demo test check lock bench clean
 
