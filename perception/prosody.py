@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from perception.audio import SAMPLE_RATE_HZ  # the one rate VAD, ASR, prosody and the recorder work at
 from perception.cues import LABELS, ProsodyCues, normalise_probs, uniform_probs
 from perception.errors import MediaError, ModelUnavailableError
 
-SAMPLE_RATE_HZ = 16_000
 HOP_LENGTH = 160  # 10 ms frames
 N_FFT = 512  # 32 ms analysis window for level and spectrum
 PITCH_FRAME_LENGTH = 1024  # 64 ms: two periods of the lowest pitch

@@ -243,14 +243,14 @@ def build_live_tab(server: Any) -> dict:
                          api_name="photo_turn")
 
         def recording_turn(path: str | None, request: gr.Request):
-            from perception.audio import load_audio
+            from perception.audio import SAMPLE_RATE_HZ, load_audio
 
             session = server.session(request)
             if not path:
                 gr.Warning("no recording given")
             elif not session.consent.allows("microphone"):
                 gr.Warning("turn on microphone consent to let the agent listen to the recording")
-                session.on_utterance(np.zeros(0, dtype=np.float32), 16000)  # counted as dropped
+                session.on_utterance(np.zeros(0, dtype=np.float32), SAMPLE_RATE_HZ)  # counted as dropped
             else:
                 raise_if_too_big(path)
                 try:
@@ -261,7 +261,7 @@ def build_live_tab(server: Any) -> dict:
                         message = (f"{Path(path).name}: longer than {MAX_RECORDING_S:.0f} s, the limit for one "
                                    "recording; please send a shorter clip")
                     raise gr.Error(message) from None
-                session.on_utterance(audio, 16000)
+                session.on_utterance(audio, SAMPLE_RATE_HZ)
             snapshot = session.snapshot()
             return snapshot["chat"], panel_text.heard_markdown(snapshot)
 

@@ -38,10 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from perception.audio import SAMPLE_RATE_HZ  # audio.wav is written at the rate the models read
+
 DATA_DIR_ENV = "EMPATHIC_DATA_DIR"
 DEFAULT_DATA_DIR = Path("~/.local/share/empathic/sessions")
 FORMAT_VERSION = 1
-SAMPLE_RATE_HZ = 16000
 FRAME_FPS = 5.0  # what face analysis reads in replay; more would only cost disk
 VIDEO_MAX_SIDE_PX = 640
 SYNC_EVERY_S = 1.0  # the most a crash may lose

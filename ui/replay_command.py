@@ -90,9 +90,10 @@ def _run_one_on_engine(args: argparse.Namespace, path: Path, engine) -> int:
 def _run_one(args: argparse.Namespace, path: str) -> int:
     import sys
 
-    from ui.replay import check_without, diff_lines, open_source, replay
+    from ui.replay import check_without, open_source, replay
     from ui.replay_batch import model_parts
     from ui.session import load_models
+    from ui.timeline_file import diff_lines
 
     without = check_without(args.without)  # bad options and bad input fail before the models load
     source = open_source(path)

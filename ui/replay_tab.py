@@ -35,7 +35,8 @@ def run_for_ui(models: Any, data_dir: Path, session_id: str | None, uploaded: st
     """(summary markdown, timeline png path, report html, report.html path). ValueError/MediaError for bad input.
     `path` replays that folder or file directly (the bundled sample); else an upload (a media file, a zip of a
     session or the files of a session folder), else the stored session picked."""
-    from ui.replay import diff_lines, replay
+    from ui.replay import replay
+    from ui.timeline_file import diff_lines
 
     work = Path(tempfile.mkdtemp(prefix="empathic-replay-", dir=out_root))
     if path is None and uploaded:

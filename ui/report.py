@@ -24,7 +24,7 @@ INCONGRUENT_HALF_WIDTH_S = 0.3
 
 def read_events(events: str | os.PathLike | Iterable[dict]) -> list[dict]:
     if isinstance(events, (str, os.PathLike)):
-        from ui.replay import load_events
+        from ui.timeline_file import load_events
 
         return load_events(events)[0]
     return list(events)
@@ -202,7 +202,7 @@ def render_html(events: list[dict], png: bytes, title: str, summary: dict | None
     else:
         parts.append("<p>No turns: nothing was said or typed.</p>")
     if diff:
-        from ui.replay import diff_lines
+        from ui.timeline_file import diff_lines
 
         parts.append("<h3>Against the recorded timeline</h3><pre>" + esc("\n".join(diff_lines(diff))) + "</pre>")
     problems = (summary or {}).get("problems") or []

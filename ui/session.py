@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from perception.audio import SAMPLE_RATE_HZ  # what VAD, ASR and prosody expect
 from perception.cues import FaceCues, ProsodyCues, TextEmotion, Transcript, as_json, top_label
 from ui.report import because
 
-SAMPLE_RATE_HZ = 16000  # what VAD, ASR and prosody expect
 END_OF_SPEECH_SILENCE_S = 0.7  # silence after speech that ends a turn: long enough not to cut at a comma
 MIN_UTTERANCE_S = 0.3  # shorter "speech" is a click or a cough
 MAX_UTTERANCE_S = 20.0  # a monologue is cut here so the person gets an answer and the buffer stays bounded

@@ -199,7 +199,8 @@ def fuzz_manifest(lines: list[str]) -> None:
 
 
 def fuzz_session(meta: bytes, events: bytes, audio: bytes) -> None:
-    from ui.replay import load_events, open_source
+    from ui.replay import open_source
+    from ui.timeline_file import load_events
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder) / "20260101-000000-abcdef"

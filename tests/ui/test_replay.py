@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from perception.errors import MediaError
-from ui.replay import load_events, open_source, replay
+from ui.replay import open_source, replay
+from ui.timeline_file import load_events
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ui.replay import load_events
 from ui.report import conversation, timeline_png, write_report
+from ui.timeline_file import load_events
 
 SAMPLE_EVENTS = Path(__file__).resolve().parents[2] / "samples" / "session_demo" / "events.jsonl"
 
