@@ -129,7 +129,10 @@ def fused_lines(snapshot: Mapping[str, Any]) -> list[str]:
         if state.incongruent:
             lines.append(f"**Your words and {sides} disagree:** {state.incongruence or 'they point different ways'}")
         else:
-            lines.append(f"Your words do not clash with {sides}")
+            # "no clash" is a claim about two readings: only those that say something may be named in it
+            sure = [m for m in other if reading_is_sure(present[m])]
+            if sure and reading_is_sure(present["text"]):
+                lines.append("Your words do not clash with " + " and ".join(f"your {MODALITY_NAMES[m]}" for m in sure))
     return lines
 
 

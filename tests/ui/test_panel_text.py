@@ -84,6 +84,16 @@ def test_the_heading_follows_the_latest_turn_not_an_older_one():
     assert "happy" not in why and "joy" not in why
 
 
+def test_no_clash_is_claimed_only_with_the_readings_that_are_sure():
+    # seen in the browser: happy words and face, the voice barely read (disgust 0.29 at confidence 0.09)
+    shot = snapshot({"text": words("joy", 0.9, 0.8), "face": face("joy", 0.95, 1.0),
+                     "voice": voice("disgust", 0.29, 0.09)})
+    assert not shot["state"].incongruent
+    assert panel_text.fused_lines(shot)[-1] == "Your words do not clash with your face"
+    unsure_words = snapshot({"text": words("joy", 0.3, 0.1), "face": face("joy", 0.95, 1.0)})
+    assert "clash" not in "\n".join(panel_text.fused_lines(unsure_words))
+
+
 def test_no_agreement_is_claimed_without_a_face_or_voice_reading():
     shot = snapshot({"text": words("anger", 0.8, 0.9)})
     text = panel_text.details_markdown(shot)
