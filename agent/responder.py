@@ -172,6 +172,8 @@ class Responder:
         if check_in:
             status.append(f"concern ({risk.reason}): check-in and where help is added to the reply")
         first_token_s: float | None = None
+        # everything the person said: what the check and the template may refer to without inventing
+        said = " ".join([content for role, content in history if role == "user"] + [text])
         if self.backend is None:
             status.append("no LLM backend: template reply")
         else:
@@ -202,7 +204,6 @@ class Responder:
                     status.append(f"LLM failed ({one_line(err)}): template reply")
                     break
                 reply_text = tidy_reply("".join(pieces))
-                said = " ".join([content for role, content in history if role == "user"] + [text])
                 found = problems(reply_text, appraisal, said)
                 if not found:
                     if check_in:
@@ -215,7 +216,6 @@ class Responder:
                 status.append(f"attempt {attempt + 1} failed the check: {'; '.join(found)}")
             if on_restart:
                 on_restart()
-        said = " ".join([content for role, content in history if role == "user"] + [text])
         fallback = template_reply(appraisal, said)
         if check_in:
             fallback = f"{fallback} {check_in}"
