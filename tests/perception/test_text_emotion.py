@@ -251,3 +251,13 @@ def test_plugin_folder_without_a_model_is_one_line(tmp_path):
     with pytest.raises(ModelUnavailableError) as caught:
         make_text_emotion(f"hf:{tmp_path}")
     assert "cannot load" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_one_sentence_encoder_per_process():
+    # the words' emotion, the exemplar retrieval and the crisis detector read the same MiniLM: one copy in memory
+    from agent.exemplars import MiniLMEmbedder
+    from perception.text_emotion import SentenceEmbedder, shared_sentence_encoder
+
+    first, second = SentenceEmbedder(), SentenceEmbedder()
+    assert first._model is second._model is MiniLMEmbedder()._model is shared_sentence_encoder()
+    assert first.embed(["I lost my job today"]).shape == (1, 384)
