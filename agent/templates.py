@@ -25,32 +25,35 @@ PRONOUN_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
-    # need -> emotion (or "*") -> (with cause, without cause)
+    # need -> emotion (or "*") -> (with cause, without cause). Every template but the neutral ones opens with an
+    # emotional reaction in the emotion's tone ("how frustrating", "I'm so sorry"): a template that only restated
+    # the words and asked read as cold (the reply scorer found no emotional reaction in any template reply).
     "to_be_heard": {
-        "anger": ("It sounds like {cause}, and it makes sense to feel angry about that. What happened next?",
-                  "It sounds like something really got to you, and it makes sense to feel angry. What happened?"),
-        "disgust": ("It sounds like {cause}, and no wonder that put you off. How are you doing now?",
-                    "That sounds really unpleasant, and no wonder it put you off. How are you doing now?"),
+        "anger": ("How frustrating that {cause}. It makes sense to feel angry about that; what happened next?",
+                  "That sounds really frustrating, and it makes sense to feel angry. What happened?"),
+        "disgust": ("It sounds like {cause}, and that's awful; no wonder it put you off. How are you doing now?",
+                    "That sounds awful, and no wonder it put you off. How are you doing now?"),
         "neutral": ("Thanks for telling me that {cause}. How do you feel about it?",
                     "Thanks for sharing that with me. How are you feeling about it?"),
         "joy": ("It sounds like {cause}, and that's lovely to hear. What made it feel so good?",
                 "That sounds lovely to hear. What made it feel so good?"),
-        "surprise": ("It sounds like {cause}, and that's a lot to take in. How are you taking it?",
-                     "That sounds like a lot to take in. How are you taking it?"),
-        "*": ("It sounds like {cause}, and that's a lot to carry. I'm listening; what has been the hardest part?",
-              "That sounds like a lot to carry. I'm listening; what has been the hardest part?"),
+        "surprise": ("Oh wow, it sounds like {cause}; that's a lot to take in. How are you taking it?",
+                     "Oh wow, that sounds like a lot to take in. How are you taking it?"),
+        "*": ("I'm so sorry that {cause}. That's a lot to carry; what has been the hardest part?",
+              "I'm so sorry, that sounds like a lot to carry. I'm listening; what has been the hardest part?"),
     },
     "reassurance": {
-        "*": ("It makes sense to feel uneasy when {cause}. You're not alone in this; what worries you most right now?",
-              "It makes sense to feel uneasy about this. You're not alone in it; what worries you most right now?"),
+        "*": ("That sounds really stressful; it makes sense to feel uneasy when {cause}. What worries you most "
+              "right now?",
+              "That sounds really stressful, and it makes sense to feel uneasy. What worries you most right now?"),
     },
     "information": {
         "anger": ("That sounds frustrating, and it's fair to want answers. Could you tell me a bit more about "
                   "what you need to know?", ""),
         "sadness": ("That sounds hard, and it's good that you're reaching out. Could you tell me a bit more about "
                     "what you need to know?", ""),
-        "fear": ("It makes sense to want to know more when you're worried. Could you tell me a bit more about "
-                 "what you need to know?", ""),
+        "fear": ("That sounds stressful, and it makes sense to want to know more. Could you tell me a bit more "
+                 "about what you need to know?", ""),
         "*": ("That's a fair question, and I want to get it right. Could you tell me a bit more about what you need "
               "to know?", ""),
     },

@@ -32,3 +32,16 @@ def test_a_lower_case_i_is_turned_too():
 
     assert second_person("he told my girlfriend i cheated on her") == "he told your girlfriend you cheated on her"
     assert second_person("i.e. the one I said") == "i.e. the one you said"
+
+
+# every pair the appraisal can give (agent.appraisal.choose_need never pairs joy with reassurance)
+@pytest.mark.parametrize("emotion, need, cause", [
+    case for case in itertools.product(("anger", "disgust", "fear", "joy", "sadness", "surprise"),
+                                       ("to_be_heard", "reassurance", "celebration"), CAUSES)
+    if case[:2] != ("joy", "reassurance")])
+def test_a_template_voices_a_reaction_in_the_emotions_tone(emotion, need, cause):
+    # the reader's measure (evaluation/reply_scores.py): warmth or concern whose tone fits, not only a restatement
+    from evaluation.reply_scores import emotional_reaction
+
+    appraisal = Appraisal(emotion=emotion, intensity=0.6, cause=cause, need=need)
+    assert emotional_reaction(template_reply(appraisal), appraisal), template_reply(appraisal)
