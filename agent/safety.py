@@ -55,8 +55,11 @@ CRISIS_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(and|to) never wake up\b",
         r"\bhow many (pills|tablets)( it)? (would|will|does|do) (it )?(take|kill)\b",
         r"\blethal dose\b",
-        r"\b(dont|do not|cant|cannot) see (any|the) point (in|of) (living|life|going on|being alive)\b",
-        r"\b(dont|do not|no longer) want to (live|be alive|exist|be here|wake up)\b",
+        # third parties too: "my brother says he doesnt see the point of living" is a risk to him, answered as such
+        r"\b(dont|do not|doesnt|does not|cant|cannot|can not) see (any|the) point (in|of) (living|life|going on|"
+        r"being alive)\b",
+        r"\b(dont|do not|doesnt|does not|no longer) wants? to (live|be alive|exist|be here|wake up)\b"
+        r"(?! (with|in|at|near|there|on|next|by|together|abroad|anywhere|somewhere|so far|close|under|alone)\b)",
         r"\bno (reason|point) (in |to |of )?(living|live|going on|being alive)\b",
         r"\bhang m[yi]self\b",
         r"\bjump(ing)? off (a|the) (bridge|roof|building|cliff)\b",
@@ -159,6 +162,9 @@ NEAR_CRISIS_PATTERNS: tuple[str, ...] = (
     r"\bdisappear forever\b",
     r"\b(killed|took) (him|her|them)sel(f|ves)\b",  # a death by suicide in the past: bereavement, flagged
     r"\btook (his|her|their) own li(fe|ves)\b",
+    # survivor's guilt in grief ("I wish I had died instead of my sister"): not an emergency, but worth a check-in
+    r"\bwish (i|it) (could have |had |would have |)(died|been me)\b",
+    r"\bshould have been me\b",
 )
 
 RESOURCES_PATH = Path(__file__).parent / "data" / "crisis_resources.json"

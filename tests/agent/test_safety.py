@@ -14,6 +14,8 @@ CRISIS_PHRASINGS = [
     ("there is no reason to live", "suicide"),
     ("I'd never do it, but I keep thinking about killing myself", "suicide"),
     ("my friend told me she wants to die", "suicide"),
+    ("My brother says he doesn't see the point of living anymore", "suicide"),
+    ("she does not want to live anymore", "suicide"),
     ("I keep cutting myself when it gets bad", "self_harm"),
     ("I hurt myself again last night", "self_harm"),
     ("I've started self-harming", "self_harm"),
@@ -128,3 +130,15 @@ def test_a_death_in_the_past_does_not_hide_a_risk_now():
 def test_hit_me_up_is_not_abuse():
     assert check("my cousin said to hit me up when I'm in town").flags == ()
     assert check("he hit me up and then he hit me").flags == ("abuse",)
+
+
+@pytest.mark.parametrize("text", [
+    "he doesnt want to live with his parents", "I don't want to live in this city", "I don't see the point of this"])
+def test_wanting_not_to_live_somewhere_is_not_a_crisis(text):
+    assert check(text).flags == ()
+
+
+@pytest.mark.parametrize("text", ["I wish I could have died instead of my sister", "it should have been me, not him"])
+def test_survivors_guilt_is_near_crisis_not_crisis(text):
+    # grief with a wish to have died in someone's place: a check-in (concern), never the crisis route
+    assert check(text).flags == (NEAR_CRISIS_FLAG,)
