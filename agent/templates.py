@@ -90,6 +90,9 @@ def template_reply(appraisal: Appraisal, said: str = "") -> str:
     with_cause, without_cause = by_emotion.get(appraisal.emotion, by_emotion["*"])
     # only the person's own words turn into "you ...": a cause the agent said would read as theirs
     own = appraisal.cause if appraisal.cause_speaker == "user" else ""
+    # a cause that runs over a sentence end ("the team is being restructured. I'm shocked") keeps its first
+    # sentence: inside a template the rest would read as a stray lower-case sentence
+    own = re.split(r"(?<=[.!?])\s+", own.strip(), maxsplit=1)[0] if own else ""
     cause = second_person(LEADING_FILLER.sub("", own)) if own else ""
     if MIN_CAUSE_WORDS <= len(cause.split()) <= MAX_CAUSE_WORDS and "{cause}" in with_cause:
         return with_cause.format(cause=cause)

@@ -45,3 +45,11 @@ def test_a_template_voices_a_reaction_in_the_emotions_tone(emotion, need, cause)
 
     appraisal = Appraisal(emotion=emotion, intensity=0.6, cause=cause, need=need)
     assert emotional_reaction(template_reply(appraisal), appraisal), template_reply(appraisal)
+
+
+def test_a_cause_of_two_sentences_keeps_the_first():
+    appraisal = Appraisal(emotion="surprise", intensity=0.6, need="to_be_heard",
+                          cause="My manager said the team is being restructured. I'm shocked")
+    reply = template_reply(appraisal)
+    assert "your manager said the team is being restructured;" in reply and "shocked" not in reply
+    assert problems(reply, appraisal) == []
