@@ -39,8 +39,8 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                 "That sounds lovely to hear. What made it feel so good?"),
         "surprise": ("Oh wow, it sounds like {cause}; that's a lot to take in. How are you taking it?",
                      "Oh wow, that sounds like a lot to take in. How are you taking it?"),
-        "*": ("I'm so sorry that {cause}. That's a lot to carry; what has been the hardest part?",
-              "I'm so sorry, that sounds like a lot to carry. I'm listening; what has been the hardest part?"),
+        "*": ("It sounds like {cause}, and that must be really hard. I'm listening; what has weighed on you most?",
+              "That sounds really hard, and it's a lot to carry. I'm listening; what has weighed on you most?"),
     },
     "reassurance": {
         "*": ("That sounds really stressful; it makes sense to feel uneasy when {cause}. What worries you most "
@@ -63,6 +63,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+LOSS_TEMPLATE = ("I'm so sorry. It sounds like {cause}, and that's a lot to carry. What has been the hardest part?",
+                 "I'm so sorry, that sounds like a lot to carry. I'm listening; what has been the hardest part?")
+MIXED_SIGNALS_REPLY = "That sounds like a lot to take in. I'm listening; how are you feeling about it now?"
+
 
 def second_person(words: str) -> str:
     """The user's words as the listener would say them back: "I lost my job" -> "you lost your job"."""
@@ -81,13 +85,20 @@ def second_person(words: str) -> str:
 
 def template_reply(appraisal: Appraisal, said: str = "") -> str:
     """The safe reply for this appraisal; never empty. When the person's words (`said`) speak of a loss or harm,
-    the celebration and joy templates are never used, whatever the appraisal read: a plain listening one is."""
-    from agent.reply_check import DISTRESS_CUES
+    the celebration and joy templates are never used, whatever the appraisal read: a plain listening one without
+    any tone is; sadness over a named loss is met with sorrow, other sadness with "that must be really hard"."""
+    from agent.reply_check import DISTRESS_CUES, LOSS_CUES, NOT_A_LOSS
 
     if said and DISTRESS_CUES.search(said) and (appraisal.need == "celebration" or appraisal.emotion == "joy"):
-        return TEMPLATES["to_be_heard"]["*"][1]
-    by_emotion = TEMPLATES[appraisal.need]
-    with_cause, without_cause = by_emotion.get(appraisal.emotion, by_emotion["*"])
+        # the words and the appraisal disagree (a loss told warmly, good news after a hard time): no tone at all
+        return MIXED_SIGNALS_REPLY
+    if said and LOSS_CUES.search(NOT_A_LOSS.sub("", said)) and appraisal.emotion == "sadness" \
+            and appraisal.need == "to_be_heard":
+        # sorrow is said once a loss is named; before that "that must be hard" presumes less
+        with_cause, without_cause = LOSS_TEMPLATE
+    else:
+        by_emotion = TEMPLATES[appraisal.need]
+        with_cause, without_cause = by_emotion.get(appraisal.emotion, by_emotion["*"])
     # only the person's own words turn into "you ...": a cause the agent said would read as theirs
     own = appraisal.cause if appraisal.cause_speaker == "user" else ""
     # a cause that runs over a sentence end ("the team is being restructured. I'm shocked") keeps its first

@@ -53,3 +53,22 @@ def test_a_cause_of_two_sentences_keeps_the_first():
     reply = template_reply(appraisal)
     assert "your manager said the team is being restructured;" in reply and "shocked" not in reply
     assert problems(reply, appraisal) == []
+
+
+def test_sorrow_is_said_for_a_named_loss_only():
+    sad = Appraisal(emotion="sadness", intensity=0.6, cause="", need="to_be_heard")
+    after_loss = template_reply(sad, "My dog died last night")
+    assert after_loss.startswith("I'm so sorry") and problems(after_loss, sad, "My dog died last night") == []
+    without_loss = template_reply(sad, "I failed my driving test again")
+    assert "sorry" not in without_loss and "really hard" in without_loss
+
+
+def test_words_of_loss_told_with_joy_get_a_reply_without_tone():
+    # the appraisal read joy, the words name a death: neither cheer nor condolence, only listening
+    from agent.reply_check import CHEER, CONDOLENCE
+
+    joy = Appraisal(emotion="joy", intensity=0.6, cause="", need="celebration")
+    said = "he passed away last year, but he was the sweetest dog, it is nice to remember him"
+    reply = template_reply(joy, said)
+    assert not CHEER.search(reply) and not CONDOLENCE.search(reply)
+    assert problems(reply, joy, said) == []
