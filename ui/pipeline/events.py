@@ -156,9 +156,6 @@ class ReplyEvent(TimelineEvent):
         return {**super().to_dict(), "status": list(self.status)}
 
 
-# A reading's event, by the modality that read it (the registry's names, fusion/modalities.py).
-READING_EVENTS: dict[str, type[TimelineEvent]] = {"text": TextEvent, "voice": VoiceEvent, "face": FaceEvent}
-
 
 @dataclass(frozen=True)
 class Words:

@@ -38,14 +38,9 @@ class FaceAnalyzer(Protocol):
     def analyze(self, rgb: np.ndarray, t_s: float) -> FaceCues: ...
 
 
-class SpeakerBaseline(Protocol):
-    """A running summary of one speaker's voice, so prosody is read against their own usual (duck-typed by
-    perception.prosody.extract_prosody)."""
-
-
 class ProsodyExtractor(Protocol):
     def __call__(self, audio: np.ndarray, sample_rate_hz: int, t_start_s: float, t_end_s: float,
-                 baseline: Any) -> ProsodyCues: ...
+                 baseline: Any) -> ProsodyCues: ...  # baseline: perception.prosody.SpeakerBaseline
 
 
 class Tracker(Protocol):
