@@ -114,8 +114,6 @@ class _RememberingTextEmotion:
         return known if known is not None else self.predict(text).probs
 
 
-
-
 def load_models(*, asr_engine: str = "faster-whisper", asr_model: str | None = None, text_model: str = "default",
                 backend_kind: str = "llamacpp", backend_model: str | None = None, backend_url: str | None = None,
                 backend_api_key: str | None = None, parts: Iterable[str] = ("vad", "asr", "text", "prosody", "face",
