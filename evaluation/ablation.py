@@ -32,17 +32,16 @@ from typing import cast
 from batch.engine import Engine
 from batch.local import LocalEngine
 from evaluation.manifest import ProblemLog, Sample, SkipTally, iter_manifest, select_samples
+from fusion.modalities import BY_NAME, NAMES, REGISTRY
 from perception.assets import sha256_of
 from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, as_json, valence_arousal_from_probs
 
-# condition name -> fusion modalities (fusion.state.MODALITIES); "audio" is the voice: how it was said
+# condition name -> fusion modalities: each alone under its ablation name ("audio" is the voice: how it was said),
+# the words with each nonverbal one, and all (fusion/modalities.py): text, audio, face, text+audio, text+face, all
 CONDITIONS: dict[str, tuple[str, ...]] = {
-    "text": ("text",),
-    "audio": ("voice",),
-    "face": ("face",),
-    "text+audio": ("text", "voice"),
-    "text+face": ("text", "face"),
-    "all": ("text", "voice", "face"),
+    **{m.condition: (m.name,) for m in REGISTRY},
+    **{f"{BY_NAME['text'].condition}+{m.condition}": ("text", m.name) for m in REGISTRY if m.nonverbal},
+    "all": NAMES,
 }
 DEFAULT_CONDITIONS: tuple[str, ...] = tuple(CONDITIONS)
 ALIASES = {"voice": "audio", "text+voice": "text+audio", "text+audio+face": "all", "text+voice+face": "all"}
@@ -234,7 +233,7 @@ def perceive_sample(sample: Sample, modalities: frozenset[str], cache_root: Path
 
     started = time.perf_counter()
     cache = CueCache(cache_root)
-    cues: dict[str, dict | None] = {m: None for m in ("text", "voice", "face")}
+    cues: dict[str, dict | None] = {m: None for m in NAMES}
     notes: dict[str, str] = {}
     sound: Path | None = sample.audio
     hashes: dict[Path, str] = {}
@@ -293,7 +292,7 @@ def perceive_sample(sample: Sample, modalities: frozenset[str], cache_root: Path
 
 # ------------------------------------------------------------------------------------------------- fusion
 
-CUE_TYPES = {"text": TextEmotion, "voice": ProsodyCues, "face": FaceCues}
+CUE_TYPES = {m.name: m.cue_type for m in REGISTRY}
 
 
 def cue_from_json(modality: str, document: Mapping) -> TextEmotion | ProsodyCues | FaceCues:

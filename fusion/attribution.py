@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from fusion.modalities import REGISTRY
 from fusion.state import ModalityView
 from perception.cues import LABELS, top_label
 
 # Each modality has its own verb and its own words: a face "looks" happy, a voice "sounds" cheerful.
-SUBJECT_VERB: dict[str, str] = {"text": "your words sound", "voice": "your voice sounds", "face": "your face looks"}
+SUBJECT_VERB: dict[str, str] = {m.name: f"{m.subject} {m.verb}" for m in REGISTRY}
 LABEL_WORDS: dict[str, dict[str, str]] = {
     "text": {"anger": "annoyed", "disgust": "disgusted", "fear": "worried", "joy": "happy", "neutral": "neutral",
              "sadness": "sad", "surprise": "surprised"},

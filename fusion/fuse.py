@@ -25,12 +25,13 @@ from pathlib import Path
 
 from fusion.attribution import NOTHING_TO_GO_ON, cue_detail, explain
 from fusion.incongruence import find_incongruence
+from fusion.modalities import REGISTRY
 from fusion.smoothing import Reading, is_stale, smoothed_view, tau_for
 from fusion.state import MODALITIES, EmotionState, ModalityView
 from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, normalise_probs
 
 Cue = TextEmotion | ProsodyCues | FaceCues
-CUE_MODALITY: dict[type, str] = {TextEmotion: "text", ProsodyCues: "voice", FaceCues: "face"}
+CUE_MODALITY: dict[type, str] = {m.cue_type: m.name for m in REGISTRY}
 
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "fusion_weights.json"
 WEIGHTS_FORMAT = "empathic-fusion-weights/1"

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fusion.attribution import join_words, short_reading
+from fusion.modalities import REGISTRY
 from fusion.state import ModalityView
 from perception.cues import top_label
 
-NONVERBAL: tuple[str, ...] = ("face", "voice")
+NONVERBAL: tuple[str, ...] = tuple(m.name for m in REGISTRY if m.nonverbal)
 NEGATIVE_LABELS = frozenset({"anger", "disgust", "fear", "sadness"})
 
 # Effective confidence (after age decay) each side needs before a disagreement counts. Perception's confidences

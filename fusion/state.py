@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fusion.modalities import NAMES
 from perception.cues import top_label
 
-MODALITIES: tuple[str, ...] = ("text", "voice", "face")
+MODALITIES: tuple[str, ...] = NAMES  # the registry's order (fusion/modalities.py)
 
 
 @dataclass(frozen=True)

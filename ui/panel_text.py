@@ -15,15 +15,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from fusion.attribution import label_word
+from fusion.modalities import BY_NAME, REGISTRY
 from perception.cues import LABELS, top_label
 
 NOT_SURE = "not sure"
 NOT_SURE_BELOW_CONFIDENCE = 0.15  # fused confidence (a noisy-OR of evidence x reliability): below it, a guess
 NOT_SURE_BELOW_PROB = 0.35  # a top label holding less than this of the probability is a lean, not a reading
 READING_NOT_SURE_BELOW_CONFIDENCE = 0.1  # one modality's own confidence below which its top label is not shown
-MODALITY_NAMES: dict[str, str] = {"text": "words", "voice": "voice", "face": "face"}
-MODALITY_CONSENT: dict[str, str | None] = {"text": None, "voice": "microphone", "face": "camera"}
-SUBJECT: dict[str, str] = {"text": "your words", "voice": "your voice", "face": "your face"}
+MODALITY_NAMES: dict[str, str] = {m.name: m.noun for m in REGISTRY}
+MODALITY_CONSENT: dict[str, str | None] = {m.name: m.consent for m in REGISTRY}
+SUBJECT: dict[str, str] = {m.name: m.subject for m in REGISTRY}
 HEARD_SHOWN = 3  # the last few transcripts; older ones are in the conversation
 
 
@@ -95,8 +96,7 @@ def _lean(view: Any) -> str:
 def reading_phrase(modality: str, view: Any) -> str:
     """'your words sound a bit sad', or for a lean 'your words give no clear sign (leaning sadness 21%)'."""
     if reading_is_sure(view):
-        verb = {"text": "sound", "voice": "sounds", "face": "looks"}[modality]
-        return f"{SUBJECT[modality]} {verb} {label_word(modality, view.probs)}"
+        return f"{SUBJECT[modality]} {BY_NAME[modality].verb} {label_word(modality, view.probs)}"
     return f"{SUBJECT[modality]} give{'' if modality == 'text' else 's'} no clear sign (leaning {_lean(view)})"
 
 

@@ -30,6 +30,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from fusion.modalities import NAMES
 from perception.audio import SAMPLE_RATE_HZ
 from perception.errors import MediaError
 from ui.recorder import read_meta
@@ -38,7 +39,7 @@ from ui.timeline_file import diff_events, load_events
 REPLAY_FPS = 5.0  # the live app's webcam rate
 AUDIO_CHUNK_S = 1.0  # the live app sends 0.25 s; longer chunks mean fewer voice-activity passes over the buffer
 MEDIA_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".m4v", ".avi", ".wav", ".mp3", ".m4a", ".ogg", ".flac", ".opus")
-MODALITIES = ("text", "voice", "face")
+MODALITIES = NAMES  # what --without may switch off
 WALL_CLOCK_FIELDS = ("latency_s", "first_token_s")  # vary run to run; kept out of events.jsonl
 SEED = 0
 
