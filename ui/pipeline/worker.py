@@ -54,9 +54,13 @@ class TurnWorker:
             return
         while True:
             try:
-                self._queue.get_nowait()
+                dropped = self._queue.get_nowait()
             except queue.Empty:
                 break
+            if dropped is not None:  # a dropped turn is no longer busy: else `busy` stayed true and wait_idle hung
+                with self._timeline.lock:
+                    self.busy_turns = max(0, self.busy_turns - 1)
+                    self._timeline.version += 1
 
     def close(self) -> None:
         self._closed = True

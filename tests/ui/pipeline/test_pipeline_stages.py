@@ -107,3 +107,30 @@ def test_session_models_default_to_nothing_loaded():
     models = SessionModels()
     assert models.asr is None and set(models.locks) == {"asr", "text", "prosody", "responder"}
     assert Words("text", "hi", 0.0, 0.0).source == "text"
+
+
+def test_turns_dropped_when_the_microphone_is_revoked_are_no_longer_busy():
+    # a purge used to empty the queue and leave its turns counted: `busy` stayed true and wait_idle hung
+    from ui.pipeline.events import Utterance
+    from ui.pipeline.worker import TurnWorker
+
+    started, release, ran = threading.Event(), threading.Event(), []
+
+    def run_turn(utterance: Utterance) -> None:
+        started.set()
+        release.wait(10)
+        ran.append(utterance.t_start_s)
+
+    worker = TurnWorker(run_turn, Timeline())
+    for t in (0.0, 1.0, 2.0):
+        worker.process(Utterance(np.zeros(1600, dtype=np.float32), t, t + 0.5, 0.0))
+    assert started.wait(10)
+    worker.purge("voice")
+    assert worker.busy_turns == 1  # the running turn only
+    release.set()
+    for _ in range(100):
+        if worker.busy_turns == 0:
+            break
+        threading.Event().wait(0.05)
+    assert worker.busy_turns == 0 and ran == [0.0]
+    worker.close()
