@@ -29,7 +29,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     # emotional reaction in the emotion's tone ("how frustrating", "I'm so sorry"): a template that only restated
     # the words and asked read as cold (the reply scorer found no emotional reaction in any template reply).
     "to_be_heard": {
-        "anger": ("How frustrating that {cause}. It makes sense to feel angry about that; what happened next?",
+        "anger": ("How frustrating that {cause}. It makes sense to feel angry about that. What happened next?",
                   "That sounds really frustrating, and it makes sense to feel angry. What happened?"),
         "disgust": ("It sounds like {cause}, and that's awful; no wonder it put you off. How are you doing now?",
                     "That sounds awful, and no wonder it put you off. How are you doing now?"),
@@ -39,8 +39,8 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                 "That sounds lovely to hear. What made it feel so good?"),
         "surprise": ("Oh wow, it sounds like {cause}; that's a lot to take in. How are you taking it?",
                      "Oh wow, that sounds like a lot to take in. How are you taking it?"),
-        "*": ("It sounds like {cause}, and that must be really hard. I'm listening; what has weighed on you most?",
-              "That sounds really hard, and it's a lot to carry. I'm listening; what has weighed on you most?"),
+        "*": ("It sounds like {cause}, and that must be really hard. I'm listening. What has been the hardest part?",
+              "That sounds really hard, and it's a lot to carry. I'm listening. What has been the hardest part?"),
     },
     "reassurance": {
         "*": ("That sounds really stressful; it makes sense to feel uneasy when {cause}. What worries you most "
@@ -64,8 +64,8 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 LOSS_TEMPLATE = ("I'm so sorry. It sounds like {cause}, and that's a lot to carry. What has been the hardest part?",
-                 "I'm so sorry, that sounds like a lot to carry. I'm listening; what has been the hardest part?")
-MIXED_SIGNALS_REPLY = "That sounds like a lot to take in. I'm listening; how are you feeling about it now?"
+                 "I'm so sorry, that sounds like a lot to carry. I'm listening. What has been the hardest part?")
+MIXED_SIGNALS_REPLY = "That sounds like a lot to take in. I'm listening. How are you feeling about it now?"
 
 
 def second_person(words: str) -> str:

@@ -72,3 +72,12 @@ def test_words_of_loss_told_with_joy_get_a_reply_without_tone():
     reply = template_reply(joy, said)
     assert not CHEER.search(reply) and not CONDOLENCE.search(reply)
     assert problems(reply, joy, said) == []
+
+
+@pytest.mark.parametrize("said", ["It happened again today at the shop.", "My cat died at the vet this morning."])
+def test_no_template_asks_about_something_the_person_never_mentioned(said):
+    from agent.topic import off_topic_question
+
+    for emotion, need, cause in itertools.product(LABELS, NEEDS, ("", said.rstrip("."))):
+        reply = template_reply(Appraisal(emotion=emotion, intensity=0.6, cause=cause, need=need), said)
+        assert not off_topic_question(reply, said), reply
