@@ -25,7 +25,7 @@ PRONOUN_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
-    # need -> emotion (or "*") -> (with cause, without cause). Every template but the neutral ones opens with an
+    # need -> emotion (or "*") -> (with cause, without cause). Every template but the neutral and surprise ones has an
     # emotional reaction in the emotion's tone ("how frustrating", "I'm so sorry"): a template that only restated
     # the words and asked read as cold (the reply scorer found no emotional reaction in any template reply).
     "to_be_heard": {
@@ -37,8 +37,9 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                     "Thanks for sharing that with me. How are you feeling about it?"),
         "joy": ("It sounds like {cause}, and that's lovely to hear. What made it feel so good?",
                 "That sounds lovely to hear. What made it feel so good?"),
-        "surprise": ("Oh wow, it sounds like {cause}; that's a lot to take in. How are you taking it?",
-                     "Oh wow, that sounds like a lot to take in. How are you taking it?"),
+        # surprise can be good or bad news ("he ran over a child, but she survived"): no tone of its own
+        "surprise": ("It sounds like {cause}, and that's a lot to take in. How are you taking it?",
+                     "That sounds like a lot to take in. How are you taking it?"),
         "*": ("It sounds like {cause}, and that must be really hard. I'm listening. What has been the hardest part?",
               "That sounds really hard, and it's a lot to carry. I'm listening. What has been the hardest part?"),
     },

@@ -34,9 +34,9 @@ def test_a_lower_case_i_is_turned_too():
     assert second_person("i.e. the one I said") == "i.e. the one you said"
 
 
-# every pair the appraisal can give (agent.appraisal.choose_need never pairs joy with reassurance)
+# every pair the appraisal can give (choose_need never pairs joy with reassurance); surprise has no tone of its own
 @pytest.mark.parametrize("emotion, need, cause", [
-    case for case in itertools.product(("anger", "disgust", "fear", "joy", "sadness", "surprise"),
+    case for case in itertools.product(("anger", "disgust", "fear", "joy", "sadness"),
                                        ("to_be_heard", "reassurance", "celebration"), CAUSES)
     if case[:2] != ("joy", "reassurance")])
 def test_a_template_voices_a_reaction_in_the_emotions_tone(emotion, need, cause):
@@ -51,7 +51,7 @@ def test_a_cause_of_two_sentences_keeps_the_first():
     appraisal = Appraisal(emotion="surprise", intensity=0.6, need="to_be_heard",
                           cause="My manager said the team is being restructured. I'm shocked")
     reply = template_reply(appraisal)
-    assert "your manager said the team is being restructured;" in reply and "shocked" not in reply
+    assert "your manager said the team is being restructured," in reply and "shocked" not in reply
     assert problems(reply, appraisal) == []
 
 
