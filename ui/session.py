@@ -505,6 +505,8 @@ class LiveSession:
         try:
             with self.models.locks["asr"]:
                 transcripts = self.models.asr.transcribe(audio, SAMPLE_RATE_HZ)
+                # how it was said, as the ASR's encoder heard it (faster-whisper only): the voice head reuses it
+                voice_states = getattr(self.models.asr, "voice_states", lambda: None)()
         except Exception as err:
             self._problem(f"speech-to-text failed: {_one_line(err)}")
             return None
@@ -519,7 +521,9 @@ class LiveSession:
         if self.models.extract_prosody is not None and self.consent.allows("microphone"):
             try:
                 with self.models.locks["prosody"]:
-                    prosody = self.models.extract_prosody(audio, SAMPLE_RATE_HZ, t_start_s, t_end_s, self._baseline)
+                    extra = {} if voice_states is None else {"encoder_states": voice_states}
+                    prosody = self.models.extract_prosody(audio, SAMPLE_RATE_HZ, t_start_s, t_end_s, self._baseline,
+                                                          **extra)
             except Exception as err:
                 problems.append(f"prosody failed: {_one_line(err)}")
         elif self.models.extract_prosody is None:
