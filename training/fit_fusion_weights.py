@@ -492,11 +492,24 @@ def fit_neutral_abstention_power(pairs: list[PairedCues], document: dict) -> tup
         for i in np.flatnonzero(actors == actor):
             cross_validated[i] = by_power[power][i]
     chosen = best(np.arange(len(pairs)))
+    words_alone = [max(LABELS, key=lambda label: p.words.probs[label]) for p in pairs]
     voice_alone = [max(LABELS, key=lambda label: p.voice.probs[label]) for p in pairs]
+
+    def against_voice(fused: list[str]) -> dict:
+        # paired, clip by clip: is fusion right where the voice alone is wrong more often than the reverse?
+        from evaluation.ablation_stats import mcnemar_exact
+
+        test = mcnemar_exact([f == g for f, g in zip(fused, gold)], [v == g for v, g in zip(voice_alone, gold)])
+        return {"fused_only_correct": test["only_a_correct"], "voice_only_correct": test["only_b_correct"],
+                "exact_mcnemar_p": test["p_value"]}
+
     report = {
+        "words_alone_macro_f1": _round(macro_f1(gold, words_alone)),
         "voice_alone_macro_f1": _round(macro_f1(gold, voice_alone)),
         "fused_power_1_macro_f1": _round(macro_f1(gold, by_power[1.0])),
         "fused_power_chosen_leave_one_actor_out_macro_f1": _round(macro_f1(gold, cross_validated)),
+        "fused_leave_one_actor_out_against_voice_alone": against_voice(cross_validated),
+        "fused_chosen_power_in_sample_against_voice_alone": against_voice(by_power[chosen]),
         "chosen_per_held_out_actor": chosen_per_actor,
         "fused_macro_f1_by_power_in_sample": {str(p): _round(macro_f1(gold, by_power[p])) for p in by_power},
         "chosen_power": chosen,

@@ -94,7 +94,7 @@ class SessionModels:
 
     asr: Any = None  # .transcribe(audio, sample_rate_hz) -> list[Transcript]
     text_emotion: Any = None  # .predict(text, t_start_s, t_end_s) -> TextEmotion
-    extract_prosody: Callable | None = None  # (audio, sr, t_start_s, t_end_s, baseline) -> ProsodyCues
+    extract_prosody: Callable | None = None  # (audio, sr, t_start_s, t_end_s, baseline, encoder_states=) -> ProsodyCues
     new_speaker_baseline: Callable | None = None  # () -> a running baseline of this speaker's voice
     new_face_analyzer: Callable | None = None  # () -> analyzer with .analyze(rgb, t_s) -> FaceCues (VIDEO mode)
     new_tracker: Callable | None = None  # () -> fusion tracker

@@ -148,5 +148,9 @@ def test_neutral_words_abstention_power_is_chosen_by_held_out_actors():
     assert power > 1.0
     assert report["fused_power_chosen_leave_one_actor_out_macro_f1"] > report["fused_power_1_macro_f1"]
     assert report["fused_power_chosen_leave_one_actor_out_macro_f1"] >= report["voice_alone_macro_f1"] - 0.02
+    paired = report["fused_leave_one_actor_out_against_voice_alone"]
+    assert paired["fused_only_correct"] + paired["voice_only_correct"] <= len(pairs)
+    assert 0.0 <= paired["exact_mcnemar_p"] <= 1.0
+    assert report["words_alone_macro_f1"] < report["voice_alone_macro_f1"]  # the words here are always neutral
     document["neutral_abstention_power"] = power
     assert parse_weights(document, "test").neutral_abstention_power == power
