@@ -1,4 +1,6 @@
-"""Prosody speed: real-time factor of `extract_prosody` (measurement + model) on >= 10 s of espeak-ng speech.
+"""Voice speed: real-time factor of `extract_prosody` (measurement + model) on >= 10 s of espeak-ng speech, alone and
+with the Whisper encoder's states. The states are reused from the speech-to-text pass (what runs live), so the voice
+adds only the pooling and the head on top of it; encoding them in a pass of their own is timed for comparison.
 
     python -m benchmarks.prosody [--quick]
 """
@@ -55,10 +57,36 @@ def run(quick: bool = False) -> dict[str, float]:
         extract_prosody(speech, sample_rate_hz)
         wall_s.append(time.perf_counter() - start)
     median_s = statistics.median(wall_s)
-    return {
+    result = {
         "prosody_audio_s": round(duration_s, 3),
         "prosody_wall_s_median": round(median_s, 4),
         "prosody_rtf_median": round(median_s / duration_s, 4),
+    }
+    return {**result, **voice_on_top_of_asr(speech, sample_rate_hz, duration_s, 1 if quick else 3)}
+
+
+def voice_on_top_of_asr(speech: np.ndarray, sample_rate_hz: int, duration_s: float, repeats: int) -> dict[str, float]:
+    """The voice with the encoder head, timed on top of speech-to-text: what reading the ASR pass's states and
+    extracting the voice cue costs after `transcribe` (the live path), against a separate encoder pass."""
+    from perception.asr import FasterWhisperEngine
+    from perception.prosody import extract_prosody
+
+    engine = FasterWhisperEngine()
+    asr_s, reuse_s, separate_s = [], [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        engine.transcribe(speech, sample_rate_hz)
+        asr_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        extract_prosody(speech, sample_rate_hz, encoder_states=engine.voice_states())
+        reuse_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        engine.encode_voice(speech, sample_rate_hz)
+        separate_s.append(time.perf_counter() - start)
+    return {
+        "asr_rtf_median": round(statistics.median(asr_s) / duration_s, 4),
+        "voice_with_encoder_states_rtf_on_top_of_asr": round(statistics.median(reuse_s) / duration_s, 4),
+        "voice_separate_encoder_pass_rtf": round(statistics.median(separate_s) / duration_s, 4),
     }
 
 

@@ -93,7 +93,7 @@ KIND_WEIGHTS: dict[str, tuple[str, ...]] = {
     "streams": (),
     "asr": (),
     "text": ("text_emotion_head.npz",),
-    "voice": ("prosody_model.npz",),
+    "voice": ("prosody_model.npz",),  # (+ the Whisper encoder's states: the ASR weights, pinned as above)
     "face": ("face_combiner.json",),
 }
 
@@ -181,11 +181,17 @@ def _transcribe(path: Path) -> dict:
 
 
 def _read_voice(path: Path) -> dict:
-    """Prosody of the whole clip, read by the raw head (each sample stands alone: no speaker baseline)."""
+    """The voice of the whole clip as live with speech-to-text on: the prosodic features and the Whisper encoder's
+    pooled states of its speech (each sample stands alone: no speaker baseline)."""
+    from perception.asr import make_asr
     from perception.audio import SAMPLE_RATE_HZ, load_audio
     from perception.prosody import extract_prosody
 
-    return as_json(extract_prosody(load_audio(path), SAMPLE_RATE_HZ))
+    audio = load_audio(path)
+    engine = make_asr()
+    encode_voice = getattr(engine, "encode_voice", None)  # faster-whisper; another engine leaves the prosody alone
+    states = encode_voice(audio, SAMPLE_RATE_HZ) if encode_voice is not None else None
+    return as_json(extract_prosody(audio, SAMPLE_RATE_HZ, encoder_states=states))
 
 
 def _read_face(path: Path, is_image: bool) -> dict:

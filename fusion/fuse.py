@@ -48,6 +48,10 @@ MASKING_DISCOUNT = 0.3
 # surprise or joy, while emotional words ("I'm furious") keep their full say. A neutral face or voice, by contrast,
 # is itself an expression and keeps its say.
 NEUTRAL_ABSTAINS: frozenset[str] = frozenset({"text"})
+# How sharply they abstain: their say is multiplied by (1 - p_neutral) ** power. 1 is the plain proportion; the
+# committed weights carry a power fitted by training/fit_fusion_weights.py, leave one actor out, on RAVDESS (the
+# same neutral sentence acted in every emotion), so that neutral words no longer tip the voice's close calls.
+DEFAULT_NEUTRAL_ABSTENTION_POWER = 1.0
 # Cap on readings buffered per modality (face at 5 fps for 5 x 1.5 s needs ~40).
 MAX_READINGS_PER_MODALITY = 64
 
@@ -80,6 +84,7 @@ def default_reliability() -> ModalityReliability:
 class FusionWeights:
     modalities: dict[str, ModalityReliability] = field(default_factory=dict)
     source: str = "default: equal reliability"
+    neutral_abstention_power: float = DEFAULT_NEUTRAL_ABSTENTION_POWER
 
     def of(self, modality: str) -> ModalityReliability:
         return self.modalities.get(modality) or default_reliability()
@@ -114,11 +119,14 @@ def parse_weights(document: Mapping, source: str) -> FusionWeights:
                 temperature=float(temperature),
                 fitted=entry.get("status") == "fitted",
             )
+        power = document.get("neutral_abstention_power", DEFAULT_NEUTRAL_ABSTENTION_POWER)
+        if isinstance(power, bool) or not isinstance(power, (int, float)) or not 0 <= power <= 20:
+            raise ValueError(f"neutral_abstention_power must be in [0, 20], got {power!r}")
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{source}: malformed fusion weights ({type(err).__name__}: {err})") from None
     except ValueError as err:
         raise ValueError(f"{source}: malformed fusion weights ({err})") from None
-    return FusionWeights(modalities=modalities, source=source)
+    return FusionWeights(modalities=modalities, source=source, neutral_abstention_power=float(power))
 
 
 def load_weights(path: str | Path | None = None) -> FusionWeights:
@@ -250,7 +258,7 @@ def fuse(
     mass: dict[str, dict[str, float]] = {m: {} for m in active}  # a_m(c) * p_m(c): what each modality puts into label c
     def abstain(m: str, label: str = "") -> float:
         if m in NEUTRAL_ABSTAINS and len(active) > 1:
-            return 1.0 - probs_of[m]["neutral"]
+            return max(0.0, 1.0 - probs_of[m]["neutral"]) ** weights.neutral_abstention_power
         return 1.0
 
     for label in LABELS:

@@ -70,12 +70,34 @@ class FasterWhisperEngine:
             self._model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
         except (RuntimeError, ValueError, OSError) as err:
             raise ModelUnavailableError(f"faster-whisper: cannot load {folder}: {_first_line(err)}") from None
+        from perception.voice_embedding import EncoderTap
+
+        # The encoder's states of each pass are kept for the voice head (how a thing was said): no second pass.
+        self._encoder_tap = EncoderTap(self._model)
+        self._last_speech_s = 0.0
 
     def transcribe(self, audio: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ,
                    offset_s: float = 0.0) -> list[Transcript]:
+        self._encoder_tap.reset()  # no speech, no states: never the previous utterance's
         return transcribe_speech(self._recognise, audio, sample_rate_hz, offset_s)
 
+    def voice_states(self) -> np.ndarray | None:
+        """The pooled encoder states of the last `transcribe` (perception.voice_embedding), for the voice head;
+        None when it heard no speech. Read it right after transcribe, under the same lock."""
+        return self._encoder_tap.pooled(self._last_speech_s)
+
+    def encode_voice(self, audio: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray | None:
+        """The pooled encoder states `transcribe` would leave for this audio, without decoding any words (offline
+        tools: the ablation, training). None when there is no speech."""
+        from perception.voice_embedding import encode_speech
+
+        states = encode_speech(self._model, audio, sample_rate_hz)
+        self._encoder_tap.reset()
+        return states
+
     def _recognise(self, speech: np.ndarray) -> list[RawWord]:
+        self._encoder_tap.reset()
+        self._last_speech_s = len(speech) / SAMPLE_RATE_HZ
         pieces, _info = self._model.transcribe(speech, language=LANGUAGE, beam_size=self.beam_size,
                                                word_timestamps=True, vad_filter=False,
                                                condition_on_previous_text=False)

@@ -335,18 +335,29 @@ HEAD_FIELDS = ("center", "scale", "coef", "intercept", "va_coef", "va_intercept"
 
 @dataclass(frozen=True)
 class ProsodyModel:
-    """Two heads trained by training.train_prosody: `raw` reads the features as measured (any utterance);
+    """Heads trained by training.train_prosody: `raw` reads the features as measured (any utterance);
     `session` reads their z-scores against the speaker's baseline and is used once the baseline holds at least
-    `session_min_utterances` earlier utterances (it removes the speaker's own voice: pitch, loudness, microphone)."""
+    `session_min_utterances` earlier utterances (it removes the speaker's own voice: pitch, loudness, microphone);
+    `encoder`, when present, reads the features together with the Whisper encoder's pooled states of the utterance
+    (perception.voice_embedding) and is used whenever those states are given: it scores best held out."""
 
     input_names: tuple[str, ...]
     labels: tuple[str, ...]
     raw: LinearHead
     session: LinearHead
     session_min_utterances: int
+    encoder: LinearHead | None = None
 
-    def predict(self, features: dict[str, float], baseline: SpeakerBaseline | None = None):
-        """(probs, valence, arousal, which head) for one utterance; z-scores come from `baseline` as it stands."""
+    def predict(self, features: dict[str, float], baseline: SpeakerBaseline | None = None,
+                encoder_states: np.ndarray | None = None):
+        """(probs, valence, arousal, which head) for one utterance; z-scores come from `baseline` as it stands;
+        `encoder_states` are the utterance's pooled Whisper encoder states (voice_embedding.pooled_states)."""
+        if self.encoder is not None and encoder_states is not None:
+            if len(encoder_states) + len(self.input_names) != len(self.encoder.center):
+                raise ValueError(f"encoder states of width {len(encoder_states)} do not fit the voice head "
+                                 f"({len(self.encoder.center) - len(self.input_names)})")
+            x = np.concatenate([[features[n] for n in self.input_names], np.asarray(encoder_states, np.float64)])
+            return (*self.encoder.predict(x, self.labels), "encoder")
         if baseline is not None and baseline.utterances >= self.session_min_utterances:
             z = baseline.z_scores(features)
             return (*self.session.predict(np.array([z[n] for n in self.input_names]), self.labels), "session")
@@ -364,6 +375,7 @@ def load_model(path: Path = MODEL_PATH) -> ProsodyModel:
                 raw=LinearHead(*(data[f"raw_{f}"] for f in HEAD_FIELDS)),
                 session=LinearHead(*(data[f"session_{f}"] for f in HEAD_FIELDS)),
                 session_min_utterances=int(data["session_min_utterances"]),
+                encoder=LinearHead(*(data[f"encoder_{f}"] for f in HEAD_FIELDS)) if "encoder_coef" in data else None,
             )
     except FileNotFoundError:
         raise ModelUnavailableError(f"{path}: prosody model missing; run `python -m training.train_prosody`") from None
@@ -381,6 +393,7 @@ def extract_prosody(
     t_end_s: float | None = None,
     baseline: SpeakerBaseline | None = None,
     model_path: Path = MODEL_PATH,
+    encoder_states: np.ndarray | None = None,
 ) -> ProsodyCues:
     """Prosody cues of one utterance.
 
@@ -388,6 +401,8 @@ def extract_prosody(
     clock for the cue (t_end_s defaults to t_start_s + its duration). With a `baseline`, z-scores compare the
     utterance with the speaker's earlier ones, then the baseline takes it in (only when it was measured); once it
     holds enough utterances the model reads the z-scores instead of the raw features (see ProsodyModel).
+    `encoder_states`: the utterance's pooled Whisper encoder states from the speech-to-text pass
+    (perception.voice_embedding); with them the model's encoder head reads the voice.
     """
     mono = _as_mono(audio, sample_rate_hz)
     duration_s = len(mono) / sample_rate_hz
@@ -400,7 +415,7 @@ def extract_prosody(
     z_scores = baseline.z_scores(m.features) if baseline is not None else {n: 0.0 for n in m.features}
     if m.quality <= 0:
         return ProsodyCues(t_start_s, end_s, 0.0, m.features, z_scores, uniform_probs(), 0.0, 0.0, reason=m.reason)
-    probs, valence, arousal, _ = load_model(Path(model_path)).predict(m.features, baseline)
+    probs, valence, arousal, _ = load_model(Path(model_path)).predict(m.features, baseline, encoder_states)
     if baseline is not None:
         baseline.update(m.features)
     # the model's own certainty (1 - normalised entropy) scaled by how well the clip could be measured

@@ -130,11 +130,12 @@ def text_predictions() -> DevPredictions:
 
 
 def voice_predictions() -> DevPredictions:
-    from perception import prosody
+    from perception import prosody, voice_embedding
     from training import train_prosody
 
     metrics = json.loads((METRICS_DIR / "prosody_metrics.json").read_text())
     c_value = float(metrics["c"])
+    encoder_c = float(metrics.get("encoder_c", 0.0))
     clips = train_prosody.labelled_clips(data_dir())
     paths = [clip["path"] for clip in clips]
     labels = np.array([clip["label"] for clip in clips])
@@ -142,34 +143,40 @@ def voice_predictions() -> DevPredictions:
     names = prosody.MODEL_INPUT_NAMES
 
     def make() -> dict[str, np.ndarray]:
-        # As training.train_prosody's runtime replay: each held-out speaker's clips as one session (one fixed
-        # order), through ProsodyModel.predict with a live SpeakerBaseline, the model refitted without that speaker.
+        # As the runtime reads a clip with speech-to-text running (faster-whisper): the encoder head on the
+        # features and the pooled encoder states, refitted without each held-out speaker. Without an encoder head,
+        # as training.train_prosody's runtime replay: the speaker's clips as one session with a live baseline.
         x = train_prosody.features_of(paths)
         x_z = train_prosody.baseline_z_scores(x, speakers)
+        x_encoder = train_prosody.encoder_states_of(paths) if encoder_c > 0 else None
         probs = np.zeros((len(clips), len(LABELS)))
         va = np.zeros((len(clips), 2))
         for speaker in np.unique(speakers):
             held_out = speakers == speaker
-            model = train_prosody.as_model(train_prosody.fit_model(x[~held_out], x_z[~held_out], labels[~held_out],
-                                                                   c_value))
+            model = train_prosody.as_model(train_prosody.fit_model(
+                x[~held_out], x_z[~held_out], labels[~held_out], c_value,
+                None if x_encoder is None else x_encoder[~held_out], encoder_c or 0.01))
             baseline = prosody.SpeakerBaseline()
             for i in np.random.default_rng(0).permutation(np.flatnonzero(held_out)):
                 features = dict(zip(names, x[i]))
-                row_probs, va[i, 0], va[i, 1], _ = model.predict(features, baseline)
+                states = None if x_encoder is None else x_encoder[i]
+                row_probs, va[i, 0], va[i, 1], _ = model.predict(features, baseline, states)
                 baseline.update(features)
                 probs[i] = [row_probs[label] for label in LABELS]
         return {"probs": probs, "valence": va[:, 0], "arousal": va[:, 1]}
 
-    key = _file_bytes(Path(prosody.__file__), Path(train_prosody.__file__)) + ["\n".join(paths).encode(),
-                                                                               str(c_value).encode()]
+    key = _file_bytes(Path(prosody.__file__), Path(train_prosody.__file__), Path(voice_embedding.__file__)) + [
+        "\n".join(paths).encode(), str(c_value).encode(), str(encoder_c).encode()]
     arrays = _cached("voice", key, make)
     targets = np.eye(len(LABELS))[[LABELS.index(label) for label in labels]]
+    how = (f"the encoder head (features + pooled Whisper encoder states, C={encoder_c}) refitted without each "
+           "speaker" if encoder_c > 0 else
+           f"the prosody model (C={c_value}) refitted without each speaker, whose clips are then replayed in one "
+           "fixed random order with a live speaker baseline")
     return DevPredictions("voice", targets, arrays["probs"], arrays["valence"], arrays["arousal"],
                           data=f"ravdess_speech_dev + emodb_subset (boredom dropped) + cremad_verified "
                                f"({len(labels)} clips, {len(np.unique(speakers))} speakers)",
-                          protocol=f"leave-one-speaker-out, as the runtime reads a session: the prosody model "
-                                   f"(C={c_value}) refitted without each speaker, whose clips are then replayed in "
-                                   "one fixed random order with a live speaker baseline", ids=tuple(paths))
+                          protocol=f"leave-one-speaker-out, as the runtime reads a clip: {how}", ids=tuple(paths))
 
 
 def face_predictions() -> DevPredictions:
@@ -455,6 +462,61 @@ def fit_neutral_words_factor(pairs: list[PairedCues], document: dict) -> tuple[f
     return chosen, report
 
 
+NEUTRAL_ABSTENTION_POWERS = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
+
+
+def fit_neutral_abstention_power(pairs: list[PairedCues], document: dict) -> tuple[float, dict]:
+    """How sharply neutral words abstain beside the voice (fusion.fuse: their say times (1 - p_neutral) ** power),
+    chosen leave one actor out on RAVDESS words + voice (the acted emotion is the truth; the words are the same
+    neutral sentence for every emotion, so the best the words can do here is stay out of the way). Ties go to the
+    smaller power: the smaller change."""
+    gold = [p.gold for p in pairs]
+
+    def with_power(power: float) -> dict:
+        changed = json.loads(json.dumps(document))
+        changed["neutral_abstention_power"] = power
+        return changed
+
+    by_power = {power: fused_readings(pairs, with_power(power))[0] for power in NEUTRAL_ABSTENTION_POWERS}
+
+    def best(rows: np.ndarray) -> float:
+        return max(NEUTRAL_ABSTENTION_POWERS, key=lambda power: (
+            round(macro_f1([gold[i] for i in rows], [by_power[power][i] for i in rows]), 4), -power))
+
+    actors = np.array([p.actor for p in pairs])
+    cross_validated = [""] * len(pairs)
+    chosen_per_actor = {}
+    for actor in sorted(set(actors)):
+        power = best(np.flatnonzero(actors != actor))
+        chosen_per_actor[actor] = power
+        for i in np.flatnonzero(actors == actor):
+            cross_validated[i] = by_power[power][i]
+    chosen = best(np.arange(len(pairs)))
+    words_alone = [max(LABELS, key=lambda label: p.words.probs[label]) for p in pairs]
+    voice_alone = [max(LABELS, key=lambda label: p.voice.probs[label]) for p in pairs]
+
+    def against_voice(fused: list[str]) -> dict:
+        # paired, clip by clip: is fusion right where the voice alone is wrong more often than the reverse?
+        from evaluation.ablation_stats import mcnemar_exact
+
+        test = mcnemar_exact([f == g for f, g in zip(fused, gold)], [v == g for v, g in zip(voice_alone, gold)])
+        return {"fused_only_correct": test["only_a_correct"], "voice_only_correct": test["only_b_correct"],
+                "exact_mcnemar_p": test["p_value"]}
+
+    report = {
+        "words_alone_macro_f1": _round(macro_f1(gold, words_alone)),
+        "voice_alone_macro_f1": _round(macro_f1(gold, voice_alone)),
+        "fused_power_1_macro_f1": _round(macro_f1(gold, by_power[1.0])),
+        "fused_power_chosen_leave_one_actor_out_macro_f1": _round(macro_f1(gold, cross_validated)),
+        "fused_leave_one_actor_out_against_voice_alone": against_voice(cross_validated),
+        "fused_chosen_power_in_sample_against_voice_alone": against_voice(by_power[chosen]),
+        "chosen_per_held_out_actor": chosen_per_actor,
+        "fused_macro_f1_by_power_in_sample": {str(p): _round(macro_f1(gold, by_power[p])) for p in by_power},
+        "chosen_power": chosen,
+    }
+    return chosen, report
+
+
 def entry_for(modality: str) -> dict:
     started = time.perf_counter()
     entry: dict | None
@@ -500,8 +562,9 @@ def main(argv: list[str] | None = None) -> int:
         "method": "per modality, on its own held-out dev predictions: per_class_reliability = per-class F1 "
                   f"(floor {MIN_RELIABILITY}); temperature = NLL-minimising calibration; valence/arousal reliability "
                   "= Pearson r with the gold label's circumplex placement; overall_reliability = macro-F1; "
-                  "text's neutral reliability then scaled by neutral_words_factor (fitted on RAVDESS words + voice, "
-                  "see checks). "
+                  "text's neutral reliability then scaled by neutral_words_factor, and neutral_abstention_power "
+                  "(neutral words' say times (1 - p_neutral) ** power beside another modality) chosen, both on "
+                  "RAVDESS words + voice, leave one actor out (see checks). "
                   "status 'default' = no evidence yet: equal reliability 0.5 and no calibration.",
         "caveat": "each modality is scored on a different corpus (Reddit comments, acted speech, FER faces), so "
                   "the per-class figures are comparable only roughly; no dev set labels all three together",
@@ -527,6 +590,11 @@ def main(argv: list[str] | None = None) -> int:
                 neutral_words_factor=factor, neutral_reliability_before_factor=before)
             document["checks"] = {"ravdess_words_and_voice": report}
             print("RAVDESS words + voice: " + json.dumps(report), file=sys.stderr)
+            parse_weights(document, str(args.out))
+            power, power_report = fit_neutral_abstention_power(ravdess_pairs(voice_predictions()), document)
+            document["neutral_abstention_power"] = power
+            document["checks"]["neutral_abstention_power"] = power_report
+            print("neutral words' abstention power: " + json.dumps(power_report), file=sys.stderr)
             parse_weights(document, str(args.out))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=1) + "\n")

@@ -110,6 +110,41 @@ def features_of(paths: list[str]) -> np.ndarray:
     return x
 
 
+ENCODER_C_GRID = (0.003, 0.01, 0.03, 0.1)  # few: each LOSO pass of the 787-input head costs minutes here
+
+
+def encoder_states_of(paths: list[str]) -> np.ndarray:
+    """Each clip's pooled Whisper encoder states as the speech-to-text pass gives them (voice activity, speech
+    joined, the ASR's own model: perception.voice_embedding.encode_speech), cached like features_of; NaN rows
+    where no speech was found (the head reads them as the training average)."""
+    from perception import voice_embedding
+    from perception.asr import FasterWhisperEngine
+
+    code = Path(voice_embedding.__file__).read_bytes()
+    key = hashlib.sha256(code + "\n".join(paths).encode()).hexdigest()[:16]
+    cache = CACHE_DIR / f"encoder_{key}.npy"
+    if cache.exists():
+        return np.load(cache)
+    whisper = FasterWhisperEngine()._model
+    rows = []
+    for i, path in enumerate(paths):
+        states = voice_embedding.encode_speech(whisper, load_clip(path))
+        rows.append(np.full(whisper_width(whisper), np.nan, np.float32) if states is None else states)
+        if (i + 1) % 50 == 0:
+            print(f"  encoded {i + 1}/{len(paths)}", file=sys.stderr)
+    x = np.array(rows)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    np.save(cache, x)
+    return x
+
+
+def whisper_width(whisper: object) -> int:
+    """Width of the pooled states ([mean, sd] of the encoder's hidden size)."""
+    from perception import voice_embedding
+
+    return len(voice_embedding.encode_pooled(whisper, np.zeros(16000, np.float32)))
+
+
 SESSION_MIN_UTTERANCES = 5  # fixed before looking: 3, 5 and 10 all scored within 0.01 of each other
 N_ORDERS = 5
 
@@ -188,12 +223,17 @@ def fit_head(x: np.ndarray, y: np.ndarray, c: float) -> dict[str, np.ndarray]:
                 va_coef=ridge.coef_, va_intercept=ridge.intercept_)
 
 
-def fit_model(x: np.ndarray, x_z: np.ndarray, y: np.ndarray, c: float) -> dict[str, np.ndarray]:
+def fit_model(x: np.ndarray, x_z: np.ndarray, y: np.ndarray, c: float,
+              x_encoder: np.ndarray | None = None, c_encoder: float = 0.01) -> dict[str, np.ndarray]:
     arrays = {"input_names": np.array(prosody.MODEL_INPUT_NAMES), "labels": np.array(LABELS),
               "session_min_utterances": np.array(SESSION_MIN_UTTERANCES)}
-    for prefix, inputs in (("raw", x), ("session", x_z)):
-        for name, value in fit_head(inputs, y, c).items():
-            arrays[f"{prefix}_{name}"] = np.asarray(value, dtype=np.float64)
+    heads = [("raw", x, c), ("session", x_z, c)]
+    if x_encoder is not None:
+        heads.append(("encoder", np.hstack([x, x_encoder]), c_encoder))
+    for prefix, inputs, c_value in heads:
+        for name, value in fit_head(inputs, y, c_value).items():
+            # float32 for the encoder head (787 inputs): the file stays small, the logits do not notice
+            arrays[f"{prefix}_{name}"] = np.asarray(value, dtype=np.float32 if prefix == "encoder" else np.float64)
     return arrays
 
 
@@ -203,6 +243,8 @@ def as_model(arrays: dict[str, np.ndarray]) -> prosody.ProsodyModel:
         raw=prosody.LinearHead(*(arrays[f"raw_{f}"] for f in prosody.HEAD_FIELDS)),
         session=prosody.LinearHead(*(arrays[f"session_{f}"] for f in prosody.HEAD_FIELDS)),
         session_min_utterances=int(arrays["session_min_utterances"]),
+        encoder=prosody.LinearHead(*(arrays[f"encoder_{f}"] for f in prosody.HEAD_FIELDS))
+        if "encoder_coef" in arrays else None,
     )
 
 
@@ -251,6 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     speakers = np.array([c["speaker"] for c in clips])
     datasets = np.array([c["dataset"] for c in clips])
     x_z = baseline_z_scores(x, speakers)
+    print("encoding the clips with the Whisper encoder (cached)", file=sys.stderr)
+    x_encoder = encoder_states_of([c["path"] for c in clips])
+    x_both = np.hstack([x, x_encoder])
+    encoder_by_c = {c: loso_predictions(x_both, y, speakers, c) for c in ENCODER_C_GRID}
+    encoder_c_all = {c: scores(y, p)["macro_f1"] for c, p in encoder_by_c.items()}
+    best_encoder_c = max(ENCODER_C_GRID, key=lambda c: encoder_c_all[c])
+    encoder_predicted = encoder_by_c[best_encoder_c]
 
     raw_by_c = {c: loso_predictions(x, y, speakers, c) for c in C_GRID}
     macro = {c: scores(y, p)["macro_f1"] for c, p in raw_by_c.items()}
@@ -259,10 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     replay_truth, replay_predicted, replay_rows, va_raw = runtime_replay(x, x_z, y, speakers, best_c)
     va_true = np.array([LABEL_VALENCE_AROUSAL[label] for label in y])
 
-    shipped = fit_model(x, x_z, y, best_c)
+    shipped = fit_model(x, x_z, y, best_c, x_encoder, best_encoder_c)
     model = as_model(shipped)
     av_clips = arousal_valence_clips(args.data)
     x_av = features_of([c["path"] for c in av_clips])
+    # the raw head, as before: encoding these 47 clips too did not fit this round on the shared box
     av_predictions = [model.predict(dict(zip(prosody.MODEL_INPUT_NAMES, row))) for row in x_av]
     regressed = np.array([p[1:3] for p in av_predictions])
     from_probs = np.array([valence_arousal_from_probs(p[0]) for p in av_predictions])
@@ -273,10 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     np.savez_compressed(model_file, **cast(dict[str, Any], shipped))  # numpy stub: **kwds vs allow_pickle
     runtime = report(replay_truth, replay_predicted, datasets[replay_rows], speakers[replay_rows])
     metrics: dict[str, Any] = {
-        "model": "two heads (raw features; z-scores against the speaker's session baseline), each a standardiser + "
+        "model": "three heads (encoder: the named features + the Whisper tiny.en encoder's pooled states "
+                 f"[mean, sd] ({x_encoder.shape[1]}-d), used whenever the speech-to-text pass gives them; raw "
+                 "features; z-scores against the speaker's session baseline), each a standardiser + "
                  "class-balanced multinomial logistic regression over the 7 labels and ridge regressions for "
-                 f"valence/arousal; inputs: the {len(prosody.MODEL_INPUT_NAMES)} named prosodic features; the session "
-                 f"head takes over once the baseline holds {SESSION_MIN_UTTERANCES} earlier utterances",
+                 f"valence/arousal; inputs: the {len(prosody.MODEL_INPUT_NAMES)} named prosodic features; without "
+                 f"encoder states the session head takes over once the baseline holds {SESSION_MIN_UTTERANCES} "
+                 "earlier utterances",
         "data": {
             "ravdess_speech_dev": "actors 02, 04, 09, 11; 8 classes -> 7 (calm -> neutral)",
             "emodb_subset": "speakers 03, 08; 22.05 kHz resampled to 16 kHz; boredom dropped (15 clips)",
@@ -288,6 +341,14 @@ def main(argv: list[str] | None = None) -> int:
                     "present in the scored subset. C chosen from the grid by the raw head's LOSO macro-F1 (so mildly "
                     "optimistic). The Emo-DB and CREMA-D clips also sit in the project's held-out collection, so "
                     "these are not held-out scores. Acted speech: expect less on natural speech.",
+        "loso_encoder_head": {
+            **report(y, encoder_predicted, datasets, speakers),
+            "note": "the encoder head (features + pooled Whisper encoder states of the clip's speech, as the "
+                    "speech-to-text pass leaves them), each clip alone, no speaker baseline; C chosen from "
+                    "ENCODER_C_GRID by this LOSO macro-F1 (mildly optimistic, as for the raw head)",
+        },
+        "encoder_c_grid_loso_macro_f1": {str(c): round(v, 4) for c, v in encoder_c_all.items()},
+        "encoder_c": best_encoder_c,
         "c_grid_raw_loso_macro_f1": {str(c): macro[c] for c in C_GRID},
         "c": best_c,
         "loso_runtime_as_shipped": {
@@ -323,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     (args.out / "prosody_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     summary = {name: {k: metrics[name]["overall"][k] for k in ("n", "accuracy", "macro_f1")}
-               for name in ("loso_runtime_as_shipped", "loso_raw_head_only", "loso_session_head_oracle_baseline")}
+               for name in ("loso_encoder_head", "loso_runtime_as_shipped",
+                            "loso_raw_head_only", "loso_session_head_oracle_baseline")}
     summary["pyaudioanalysis"] = metrics["pyaudioanalysis_speech_arousal_valence"]["ridge_shipped"]
     print(json.dumps(summary, indent=2))
     print(f"wrote {model_file} and {args.out / 'prosody_metrics.json'}", file=sys.stderr)

@@ -333,7 +333,7 @@ class LiveSession:
             self.pending_user_text = text  # on screen now, while prosody, fusion and the reply are worked out
         self._emit(TranscriptEvent(t_end_s, text, t_start_s, t_end_s))
         problems: list[str] = []
-        read = self.voice_reader.process(utterance)[0]
+        read = self.voice_reader.process(utterance, heard[0].voice_states)[0]
         if read.problem:
             problems.append(read.problem)
         prosody = read.value

@@ -217,3 +217,33 @@ def test_neutral_words_leave_an_emotional_voice_its_say():
     assert state.probs["surprise"] < 0.2 and state.probs["neutral"] < 0.3
     alone = fuse(views[:1], FusionWeights(), enabled=("text",))
     assert alone.label == "neutral"  # with nothing else to go on, neutral words do read neutral
+
+
+def test_a_higher_abstention_power_leaves_the_voice_more_of_its_say():
+    """Neutral words' say shrinks by (1 - p_neutral) ** power: with a higher power the fused state sits closer to
+    the voice alone, while emotional words keep theirs, and alone the words still read as they are."""
+    from dataclasses import replace
+
+    words = TextEmotion("kids are talking by the door", lean("neutral", 0.75), 0.0, 0.0, 0.0, 1.0, 0.6, "test")
+    flat = lean("sadness", 0.3)  # a voice that is right but unsure, as acted speech often reads
+    voice = ProsodyCues(0.0, 1.0, 0.3, {}, {}, flat, *valence_arousal_from_probs(flat))
+    views = [view_from_cue(words, 1.0), view_from_cue(voice, 1.0)]
+    plain, sharp = EQUAL, replace(EQUAL, neutral_abstention_power=4.0)
+    alone = fuse(views[1:], EQUAL, t_s=1.0).probs["sadness"]
+    assert fuse(views, plain, t_s=1.0).probs["sadness"] < fuse(views, sharp, t_s=1.0).probs["sadness"] <= alone + 1e-9
+    angry = [view_from_cue(text_cue("anger", 1.0, p=0.9), 1.0), view_from_cue(voice, 1.0)]
+    assert fuse(angry, sharp, t_s=1.0).label == "anger"
+    assert fuse(views[:1], sharp, enabled=("text",), t_s=1.0).label == "neutral"
+
+
+@pytest.mark.parametrize("power", [-1, 21, "4", True])
+def test_a_bad_abstention_power_is_refused_with_one_line(tmp_path, power):
+    from fusion.fuse import WEIGHTS_PATH
+
+    document = json.loads(WEIGHTS_PATH.read_text())
+    document["neutral_abstention_power"] = power
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="neutral_abstention_power") as caught:
+        load_weights(path)
+    assert "\n" not in str(caught.value)

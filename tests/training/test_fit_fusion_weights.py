@@ -118,3 +118,39 @@ def test_committed_weights_describe_the_models_shipped_now():
         path = fit_weights.METRICS_DIR / name
         assert fit_weights.sha256_of(path)[:16] == digest, \
             f"{name} changed since the fusion weights were fitted: rerun `python -m training.fit_fusion_weights`"
+
+
+def test_neutral_words_abstention_power_is_chosen_by_held_out_actors():
+    from perception.cues import ProsodyCues, TextEmotion, valence_arousal_from_probs
+    from training.fit_fusion_weights import NEUTRAL_ABSTENTION_POWERS, PairedCues, fit_neutral_abstention_power
+
+    def probs_on(label, p):
+        return {other: (p if other == label else (1 - p) / 6) for other in LABELS}
+
+    rng = np.random.default_rng(3)
+    pairs = []
+    for actor in ("a", "b", "c", "d"):
+        for _ in range(40):  # sure, neutral words with a stray lean to surprise; a right but unsure voice
+            gold = LABELS[rng.integers(len(LABELS))]
+            words = probs_on("neutral", 0.6)
+            words["surprise"], words["joy"] = words["surprise"] + 0.1, words["joy"] - 0.05
+            words["anger"] -= 0.05
+            voice = probs_on(gold if rng.random() < 0.7 else LABELS[rng.integers(len(LABELS))], 0.22)
+            pairs.append(PairedCues(actor, gold,
+                                    TextEmotion("kids are talking", words, *valence_arousal_from_probs(words),
+                                                0.0, 3.0, 0.5, "test"),
+                                    ProsodyCues(0.0, 3.0, 0.1, {}, {}, voice, *valence_arousal_from_probs(voice))))
+    document = {"format": WEIGHTS_FORMAT, "modalities": {
+        m: fit_weights.default_entry("test") for m in ("text", "voice")}}
+    power, report = fit_neutral_abstention_power(pairs, document)
+    assert power in NEUTRAL_ABSTENTION_POWERS and set(report["chosen_per_held_out_actor"]) == {"a", "b", "c", "d"}
+    # here the words only ever get in the way: a sharper abstention must help, held out, and reach the voice
+    assert power > 1.0
+    assert report["fused_power_chosen_leave_one_actor_out_macro_f1"] > report["fused_power_1_macro_f1"]
+    assert report["fused_power_chosen_leave_one_actor_out_macro_f1"] >= report["voice_alone_macro_f1"] - 0.02
+    paired = report["fused_leave_one_actor_out_against_voice_alone"]
+    assert paired["fused_only_correct"] + paired["voice_only_correct"] <= len(pairs)
+    assert 0.0 <= paired["exact_mcnemar_p"] <= 1.0
+    assert report["words_alone_macro_f1"] < report["voice_alone_macro_f1"]  # the words here are always neutral
+    document["neutral_abstention_power"] = power
+    assert parse_weights(document, "test").neutral_abstention_power == power

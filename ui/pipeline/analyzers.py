@@ -136,11 +136,13 @@ class FaceReader:
 
 @dataclass(frozen=True)
 class Heard:
-    """An utterance's words: the joined text, and the transcript on the session's clock."""
+    """An utterance's words: the joined text, and the transcript on the session's clock; and how it was said as
+    the speech-to-text encoder heard it (pooled states, faster-whisper only, else None), which the voice reuses."""
 
     utterance: Utterance
     text: str
     transcript: Transcript
+    voice_states: Any = None
 
 
 class Transcriber:
@@ -155,16 +157,19 @@ class Transcriber:
         if asr is None:
             self._timeline.problem("speech-to-text unavailable: " + self._models.status.get("asr", "not loaded"))
             return []
-        read = call_model(lambda: asr.transcribe(item.audio, SAMPLE_RATE_HZ), failed="speech-to-text failed",
-                          lock=self._models.locks["asr"])
+        def transcribe() -> tuple[Sequence[Transcript], Any]:
+            # the states are read under the same lock, right after the pass that left them
+            return asr.transcribe(item.audio, SAMPLE_RATE_HZ), getattr(asr, "voice_states", lambda: None)()
+
+        read = call_model(transcribe, failed="speech-to-text failed", lock=self._models.locks["asr"])
         if read.value is None:
             self._timeline.problem(read.problem)
             return []
-        transcripts = read.value
+        transcripts, voice_states = read.value
         text = " ".join(t.text.strip() for t in transcripts if t.text.strip()).strip()
         if not text:
             return []
-        return [Heard(item, text, shift_transcript(transcripts, text, item.t_start_s, item.t_end_s))]
+        return [Heard(item, text, shift_transcript(transcripts, text, item.t_start_s, item.t_end_s), voice_states)]
 
     def purge(self, modality: str) -> None:
         """Holds nothing."""
@@ -195,14 +200,17 @@ class VoiceReader:
         self._lock = lock
         self._baseline = models.new_speaker_baseline() if models.new_speaker_baseline else None
 
-    def process(self, item: Utterance) -> Sequence[Read[ProsodyCues]]:
+    def process(self, item: Utterance, voice_states: Any = None) -> Sequence[Read[ProsodyCues]]:
+        """`voice_states`: the speech-to-text encoder's pooled states of this utterance (Heard.voice_states), read
+        by the voice model's encoder head; None leaves the voice to the prosodic features."""
         extract = self._models.extract_prosody
         if extract is None:
             return [Read(None, "prosody unavailable")]
         if not self._consent.allows("microphone"):  # revoked meanwhile: no reading, and nothing to say
             return [Read(None)]
+        extra = {} if voice_states is None else {"encoder_states": voice_states}
         return [read_cue("voice", lambda: extract(item.audio, SAMPLE_RATE_HZ, item.t_start_s, item.t_end_s,
-                                                  self._baseline),
+                                                  self._baseline, **extra),
                          failed="prosody failed", lock=self._models.locks["prosody"])]
 
     def purge(self, modality: str) -> None:

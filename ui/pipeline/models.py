@@ -40,7 +40,8 @@ class FaceAnalyzer(Protocol):
 
 class ProsodyExtractor(Protocol):
     def __call__(self, audio: np.ndarray, sample_rate_hz: int, t_start_s: float, t_end_s: float,
-                 baseline: Any) -> ProsodyCues: ...  # baseline: perception.prosody.SpeakerBaseline
+                 baseline: Any, *, encoder_states: Any = None) -> ProsodyCues: ...
+    # baseline: perception.prosody.SpeakerBaseline; encoder_states: the speech-to-text pass's pooled states
 
 
 class Tracker(Protocol):
