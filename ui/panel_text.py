@@ -124,11 +124,13 @@ def fused_lines(snapshot: Mapping[str, Any]) -> list[str]:
     lines.append(f"**Why:** {why}" if why else "**Why:** nothing to go on yet")
     other = [m for m in ("voice", "face") if m in present]
     used = {c.modality for c in getattr(state, "contributions", ()) if getattr(c, "weight", 0) > 0}
-    if "text" in present and other and "text" in used and any(m in used for m in other):
+    if "text" in present and other and any(m in used for m in other):
         sides = " and ".join(f"your {MODALITY_NAMES[m]}" for m in other)
         if state.incongruent:
+            # a clash is between two present readings, even when the words that read neutral have no say in the
+            # fused state ("I'm fine" over a sad face is the case the clash is for)
             lines.append(f"**Your words and {sides} disagree:** {state.incongruence or 'they point different ways'}")
-        else:
+        elif "text" in used:
             # "no clash" is a claim about two readings: only those that say something may be named in it
             sure = [m for m in other if reading_is_sure(present[m])]
             if sure and reading_is_sure(present["text"]):
