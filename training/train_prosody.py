@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from basics.labels import LABEL_VALENCE_AROUSAL, LABELS, valence_arousal_from_probs
 from perception import prosody
-from perception.cues import LABEL_VALENCE_AROUSAL, LABELS, valence_arousal_from_probs
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("EMPATHIC_DATA", REPO.parent / "shared" / "data"))
