@@ -21,9 +21,9 @@ from agent.backends.base import GenerationParams, LLMBackend, LLMError, complete
 from agent.cause_finder import CauseFinder
 from agent.contracts import NEEDS, Appraisal
 from agent.prompts import defuse
+from basics.errors import ModelUnavailableError
+from basics.labels import LABEL_VALENCE_AROUSAL, LABELS, normalise_probs, top_label
 from fusion.state import EmotionState
-from perception.cues import LABEL_VALENCE_AROUSAL, LABELS, normalise_probs, top_label
-from perception.errors import ModelUnavailableError
 
 NEGATIVE_EMOTIONS: frozenset[str] = frozenset({"anger", "disgust", "fear", "sadness"})
 # Below this top probability the text model is torn (chance is 1/7 = 0.14), and the cue lexicon may decide.

@@ -12,7 +12,7 @@ SAFETY_LEVELS: tuple[str, ...] = ("none", "concern", "crisis")  # see agent/safe
 
 @dataclass(frozen=True)
 class Appraisal:
-    emotion: str  # one of perception.cues.LABELS
+    emotion: str  # one of basics.labels.LABELS
     intensity: float  # 0-1
     cause: str  # a span quoted verbatim from the turn `cause_turn` ("" when none could be found)
     need: str  # one of NEEDS

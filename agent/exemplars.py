@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.contracts import NEEDS, Appraisal
-from perception.cues import LABELS
+from basics.labels import LABELS
 
 BANK_PATH = Path(__file__).parent / "data" / "exemplars.jsonl"
 NEED_BONUS = 0.35  # the need decides the reply's job (celebrate, listen, inform, reassure)

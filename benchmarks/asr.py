@@ -19,12 +19,13 @@ SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "speech_long.wav"
 
 
 def run(quick: bool = False) -> dict[str, float]:
+    from basics.audio import SAMPLE_RATE_HZ
     from perception.asr import FasterWhisperEngine, full_text, word_error_rate
     from perception.audio import load_audio
     from perception.vad import speech_segments
 
     audio = load_audio(SAMPLE)
-    audio_s = len(audio) / 16000
+    audio_s = len(audio) / SAMPLE_RATE_HZ  # load_audio's default rate
     reference = json.loads((SAMPLE.parent / "transcripts.json").read_text())[SAMPLE.name]["text"]
 
     started = time.perf_counter()

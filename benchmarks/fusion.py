@@ -8,8 +8,9 @@ from __future__ import annotations
 import statistics
 import time
 
+from basics.labels import LABELS, valence_arousal_from_probs
 from fusion.fuse import FusionTracker
-from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, valence_arousal_from_probs
+from perception.cues import FaceCues, ProsodyCues, TextEmotion
 
 FPS = 5.0
 

@@ -89,8 +89,9 @@ def long_session(models, simulated_s: float) -> dict[str, float]:
     import make_browser_samples as media
 
     from agent.responder import Responder
+    from basics.audio import SAMPLE_RATE_HZ
     from perception.audio import load_audio
-    from ui.session import SAMPLE_RATE_HZ, LiveSession
+    from ui.session import LiveSession
 
     folder = Path(tempfile.mkdtemp(prefix="bench_load_"))
     face = np.asarray(Image.open(media.make_face_png(folder / "face.png")).convert("RGB"))

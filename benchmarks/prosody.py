@@ -30,8 +30,9 @@ def bench_speech() -> tuple[np.ndarray, int]:
     """At least MIN_SPEECH_S of 16 kHz speech synthesised by espeak-ng (a real voice, not a tone)."""
     import soundfile
 
-    from perception.errors import MediaError
-    from perception.prosody import SAMPLE_RATE_HZ, as_mono_16k
+    from basics.audio import SAMPLE_RATE_HZ
+    from basics.errors import MediaError
+    from perception.prosody import as_mono_16k
 
     if shutil.which("espeak-ng") is None:
         raise MediaError("bench_prosody: espeak-ng is needed to make the benchmark speech (apt-get install espeak-ng)")

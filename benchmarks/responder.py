@@ -57,8 +57,8 @@ def _measure(model: str | None, turns: tuple[str, ...], repeats: int) -> dict[st
 
 def run(quick: bool = False) -> dict[str, Any]:
     from agent.appraisal import appraise_by_code
-    from perception.assets import split_model_path
-    from perception.errors import ModelUnavailableError
+    from basics.assets import split_model_path
+    from basics.errors import ModelUnavailableError
 
     turns = TURNS[:2] if quick else TURNS
     timings = []

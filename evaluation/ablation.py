@@ -29,12 +29,13 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import cast
 
+from basics.assets import sha256_of
+from basics.labels import LABELS, valence_arousal_from_probs
 from batch.engine import Engine
 from batch.local import LocalEngine
 from evaluation.manifest import ProblemLog, Sample, SkipTally, iter_manifest, select_samples
 from fusion.modalities import BY_NAME, NAMES, REGISTRY
-from perception.assets import sha256_of
-from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, as_json, valence_arousal_from_probs
+from perception.cues import FaceCues, ProsodyCues, TextEmotion, as_json
 
 # condition name -> fusion modalities: each alone under its ablation name ("audio" is the voice: how it was said),
 # the words with each nonverbal one, and all (fusion/modalities.py): text, audio, face, text+audio, text+face, all
@@ -183,8 +184,9 @@ def _transcribe(path: Path) -> dict:
 def _read_voice(path: Path) -> dict:
     """The voice of the whole clip as live with speech-to-text on: the prosodic features and the Whisper encoder's
     pooled states of its speech (each sample stands alone: no speaker baseline)."""
+    from basics.audio import SAMPLE_RATE_HZ
     from perception.asr import make_asr
-    from perception.audio import SAMPLE_RATE_HZ, load_audio
+    from perception.audio import load_audio
     from perception.prosody import extract_prosody
 
     audio = load_audio(path)
@@ -235,7 +237,7 @@ def _one_line(err: Exception) -> str:
 def perceive_sample(sample: Sample, modalities: frozenset[str], cache_root: Path | None) -> Perceived:
     """The cues of one sample for the fusion modalities asked for. An unreadable file costs only its modality
     (the note says why); a model that cannot load raises (every sample would fail the same way)."""
-    from perception.errors import MediaError
+    from basics.errors import MediaError
 
     started = time.perf_counter()
     cache = CueCache(cache_root)

@@ -16,9 +16,9 @@ from typing import cast
 
 import numpy as np
 
+from basics.labels import LABELS
 from evaluation.ablation import AblationRun, models_in_use, read_predictions
 from evaluation.ablation_stats import ConditionData, ablation_metrics
-from perception.cues import LABELS
 
 REPORT_FORMAT = "empathic-ablation-report/1"
 BAR_CHART_PNG = "conditions_macro_f1.png"

@@ -19,7 +19,7 @@ from itertools import combinations
 
 import numpy as np
 
-from perception.cues import LABELS
+from basics.labels import LABELS
 
 BOOTSTRAP_RESAMPLES = 1000
 INTERVAL = 0.95

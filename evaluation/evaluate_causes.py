@@ -52,7 +52,7 @@ class CauseCase:
 
     dialogue_id: str
     turns: tuple[tuple[str, str], ...]  # (speaker, utterance) for every turn up to and including the target
-    emotion: str  # one of perception.cues.LABELS, not neutral
+    emotion: str  # one of basics.labels.LABELS, not neutral
     causes: tuple[tuple[int, str], ...]  # (offset: 0 = the utterance itself, -k = k turns back, verbatim span)
 
     @property

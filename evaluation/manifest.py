@@ -4,7 +4,7 @@
      "valence": float|null, "arousal": float|null, "context": [str]|null, "reference_reply": str|null}
 
 Paths are relative to the manifest's folder (an absolute path is taken as it is). `label` is one of the 7 labels
-(perception.cues.LABELS). A missing modality is null; a key left out counts as null. A key that is not in the
+(basics.labels.LABELS). A missing modality is null; a key left out counts as null. A key that is not in the
 format is an error (it is usually a typo, "lable", that would otherwise drop a label without a word).
 
 A bad line never stops the reading: `iter_manifest` yields a `ManifestProblem` naming the line and what was wrong
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from perception.cues import LABELS
+from basics.labels import LABELS
 
 FIELDS: tuple[str, ...] = ("id", "text", "audio", "video", "image", "label", "valence", "arousal", "context",
                            "reference_reply")

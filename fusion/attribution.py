@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from basics.labels import LABELS, top_label
 from fusion.modalities import REGISTRY
 from fusion.state import ModalityView
-from perception.cues import LABELS, top_label
 
 # Each modality has its own verb and its own words: a face "looks" happy, a voice "sounds" cheerful.
 SUBJECT_VERB: dict[str, str] = {m.name: f"{m.subject} {m.verb}" for m in REGISTRY}

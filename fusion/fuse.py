@@ -23,12 +23,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from basics.labels import LABELS, normalise_probs, top_label
 from fusion.attribution import NOTHING_TO_GO_ON, cue_detail, explain
 from fusion.incongruence import find_incongruence
 from fusion.modalities import REGISTRY
 from fusion.smoothing import Reading, is_stale, smoothed_view, tau_for
 from fusion.state import MODALITIES, EmotionState, ModalityView
-from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, normalise_probs, top_label
+from perception.cues import FaceCues, ProsodyCues, TextEmotion
 
 Cue = TextEmotion | ProsodyCues | FaceCues
 CUE_MODALITY: dict[type, str] = {m.cue_type: m.name for m in REGISTRY}

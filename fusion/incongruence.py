@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from basics.labels import top_label
 from fusion.attribution import join_words, short_reading
 from fusion.modalities import REGISTRY
 from fusion.state import ModalityView
-from perception.cues import top_label
 
 NONVERBAL: tuple[str, ...] = tuple(m.name for m in REGISTRY if m.nonverbal)
 NEGATIVE_LABELS = frozenset({"anger", "disgust", "fear", "sadness"})

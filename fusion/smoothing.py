@@ -14,9 +14,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from basics.labels import LABELS
 from fusion.attribution import describe
 from fusion.state import ModalityView
-from perception.cues import LABELS
 
 TIME_CONSTANTS_S: dict[str, float] = {
     "text": 20.0,  # a turn's words colour the next ~20 s; a new turn ~15 s later already counts twice as much

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from basics.labels import top_label
 from fusion.modalities import NAMES
-from perception.cues import top_label
 
 MODALITIES: tuple[str, ...] = NAMES  # the registry's order (fusion/modalities.py)
 

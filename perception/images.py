@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.errors import MediaError
+from basics.errors import MediaError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 # Faces are found at far lower resolution than this; a bigger frame only costs time and memory.

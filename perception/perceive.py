@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.audio import SAMPLE_RATE_HZ, iter_audio_windows
+from basics.audio import SAMPLE_RATE_HZ
+from basics.errors import MediaError
+from perception.audio import iter_audio_windows
 from perception.cues import ProsodyCues, TextEmotion, Transcript, as_json
-from perception.errors import MediaError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 

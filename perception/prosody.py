@@ -33,9 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.audio import SAMPLE_RATE_HZ  # the one rate VAD, ASR, prosody and the recorder work at
-from perception.cues import LABELS, ProsodyCues, normalise_probs, uniform_probs
-from perception.errors import MediaError, ModelUnavailableError
+from basics.audio import SAMPLE_RATE_HZ  # the one rate VAD, ASR, prosody and the recorder work at
+from basics.errors import MediaError, ModelUnavailableError
+from basics.labels import LABELS, normalise_probs, uniform_probs
+from perception.cues import ProsodyCues
 
 HOP_LENGTH = 160  # 10 ms frames
 N_FFT = 512  # 32 ms analysis window for level and spectrum

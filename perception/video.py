@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.errors import MediaError
+from basics.errors import MediaError
 from perception.images import MAX_SIDE_PX
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".webm", ".avi", ".mov", ".mkv", ".y4m", ".mpg", ".mpeg")

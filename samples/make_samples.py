@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from basics.audio import SAMPLE_RATE_HZ  # the rate the models read
+
 SAMPLES_DIR = Path(__file__).resolve().parent
-SAMPLE_RATE_HZ = 16000
 PAUSE_S = 1.2  # between the sentences of the long clip: long enough for VAD to cut utterances there
 
 

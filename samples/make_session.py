@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from basics.audio import SAMPLE_RATE_HZ
+
 SAMPLES = Path(__file__).resolve().parent
 REPO = SAMPLES.parent
 SESSION_ID = "session_demo"
@@ -31,7 +33,6 @@ SPEECH = ("I am so happy today. I finally got the job I wanted.",
 PAUSE_S = 1.6  # between turns: longer than the session's end-of-speech silence
 LEAD_IN_S = 0.8
 TAIL_S = 1.5
-SAMPLE_RATE_HZ = 16000
 FRAME_FPS = 5.0
 FRAME_SIZE = (320, 240)
 NO_FACE_FROM_S, NO_FACE_TO_S = 4.0, 5.5  # the camera looks at a coffee cup for a moment

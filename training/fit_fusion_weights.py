@@ -45,10 +45,11 @@ from pathlib import Path
 
 import numpy as np
 
+from basics.assets import sha256_of
+from basics.labels import LABEL_VALENCE_AROUSAL, LABELS, valence_arousal_from_probs
 from fusion.fuse import DEFAULT_RELIABILITY, MIN_RELIABILITY, WEIGHTS_FORMAT, WEIGHTS_PATH, parse_weights
 from fusion.state import MODALITIES
-from perception.assets import sha256_of
-from perception.cues import LABEL_VALENCE_AROUSAL, LABELS, ProsodyCues, TextEmotion, valence_arousal_from_probs
+from perception.cues import ProsodyCues, TextEmotion
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS_DIR = REPO / "perception" / "weights"
@@ -103,7 +104,7 @@ def text_predictions() -> DevPredictions:
     split = read_split(dev_path)
 
     def make() -> dict[str, np.ndarray]:
-        from perception.assets import MODEL_FILES
+        from basics.assets import MODEL_FILES
         from training import train_text_emotion
 
         # The training script's cache of the dev embeddings (same encoder, same file) saves re-encoding 5k texts.

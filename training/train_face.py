@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.cues import LABELS
+from basics.labels import LABELS
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("EMPATHIC_DATA", REPO.parent / "shared" / "data")) / "fer2013_publictest"

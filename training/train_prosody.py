@@ -9,7 +9,7 @@ intended label).
 
 The model (perception.prosody.ProsodyModel) has two heads, each a standardiser + class-balanced multinomial logistic
 regression plus ridge regressions for valence and arousal (targets: the clip's label placed on the circumplex,
-perception.cues.LABEL_VALENCE_AROUSAL):
+basics.labels.LABEL_VALENCE_AROUSAL):
 - raw: reads the features as measured; the runtime uses it until the speaker's baseline holds SESSION_MIN_UTTERANCES
   earlier utterances;
 - session: reads z-scores against the speaker's baseline (trained on z-scores from a SpeakerBaseline fed all of that
@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from basics.labels import LABEL_VALENCE_AROUSAL, LABELS, valence_arousal_from_probs
 from perception import prosody
-from perception.cues import LABEL_VALENCE_AROUSAL, LABELS, valence_arousal_from_probs
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("EMPATHIC_DATA", REPO.parent / "shared" / "data"))

@@ -38,8 +38,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from perception.assets import sha256_of
-from perception.cues import LABELS
+from basics.assets import sha256_of
+from basics.labels import LABELS
 from perception.text_emotion import EMBEDDING_MODEL_NAME, HEAD_PATH, EmotionHead, NgramScorer, SentenceEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         "chosen": best_name,
         "logit_offsets": {label: round(float(v), 2) for label, v in zip(LABELS, best_head.logit_offsets)},
         "valence": "not learned: valence/arousal = probability-weighted circumplex placements "
-                   "(perception.cues.valence_arousal_from_probs)",
+                   "(basics.labels.valence_arousal_from_probs)",
         "seed": SEED,
         "command": "python -m training.train_text_emotion" + (" " + " ".join(argv or sys.argv[1:])).rstrip(),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

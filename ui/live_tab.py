@@ -243,7 +243,8 @@ def build_live_tab(server: Any) -> dict:
                          api_name="photo_turn")
 
         def recording_turn(path: str | None, request: gr.Request):
-            from perception.audio import SAMPLE_RATE_HZ, load_audio
+            from basics.audio import SAMPLE_RATE_HZ
+            from perception.audio import load_audio
 
             session = server.session(request)
             if not path:

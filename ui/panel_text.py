@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from basics.labels import LABELS, top_label
 from fusion.attribution import label_word
 from fusion.modalities import BY_NAME, REGISTRY
-from perception.cues import LABELS, top_label
 
 NOT_SURE = "not sure"
 NOT_SURE_BELOW_CONFIDENCE = 0.15  # fused confidence (a noisy-OR of evidence x reliability): below it, a guess

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from perception.audio import SAMPLE_RATE_HZ  # audio.wav is written at the rate the models read
+from basics.audio import SAMPLE_RATE_HZ  # audio.wav is written at the rate the models read
 
 DATA_DIR_ENV = "EMPATHIC_DATA_DIR"
 DEFAULT_DATA_DIR = Path("~/.local/share/empathic/sessions")
@@ -145,7 +145,7 @@ def run_metadata(models: Any = None, **config: Any) -> dict:
     import platform
     from importlib import metadata
 
-    from perception.assets import MODEL_FILES
+    from basics.assets import MODEL_FILES
 
     try:
         version = metadata.version("empathic-agent")

@@ -30,9 +30,9 @@ from typing import Any, cast
 
 import numpy as np
 
+from basics.audio import SAMPLE_RATE_HZ
+from basics.errors import MediaError
 from fusion.modalities import NAMES
-from perception.audio import SAMPLE_RATE_HZ
-from perception.errors import MediaError
 from ui.recorder import read_meta
 from ui.timeline_file import diff_events, load_events
 

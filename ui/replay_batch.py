@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ui.session import SessionModels
 
-from perception.errors import MediaError
+from basics.errors import MediaError
 from ui.replay import MEDIA_SUFFIXES, replay
 
 SESSION_FILES = ("meta.json", "events.jsonl", "audio.wav", "video.mp4", "consent.jsonl")

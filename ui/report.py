@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import cast
 
-from perception.cues import LABELS
+from basics.labels import LABELS
 
 MODALITY_STYLE = {"face": (".", "tab:green"), "text": ("s", "tab:purple"), "voice": ("^", "tab:red")}
 MAX_POINTS_PER_SERIES = 4000  # a 3-hour session has ~50k face readings; a plot 10 inches wide shows no more

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from agent.contracts import Reply
+from basics.audio import SAMPLE_RATE_HZ  # what VAD, ASR and prosody expect
+from basics.labels import top_label
 from fusion.state import EmotionState
-from perception.audio import SAMPLE_RATE_HZ  # what VAD, ASR and prosody expect
-from perception.cues import FaceCues, ProsodyCues, TextEmotion, Transcript, as_json, top_label
+from perception.cues import FaceCues, ProsodyCues, TextEmotion, Transcript, as_json
 from ui.pipeline.analyzers import FaceReader, Transcriber, VoiceReader, WordsReader
 from ui.pipeline.consent import CONSENT_MODALITIES, CONSENT_NAMES, ConsentChange, ConsentState
 from ui.pipeline.events import (
@@ -62,7 +63,7 @@ from ui.report import because
 
 __all__ = [  # what callers import from here (the stages' own modules hold the rest)
     "CONSENT_MODALITIES", "CONSENT_NAMES", "END_OF_SPEECH_SILENCE_S", "FACE_MIN_INTERVAL_S", "IDLE_KEEP_S",
-    "MAX_EVENTS", "MAX_PROBLEMS", "MAX_UTTERANCE_S", "MIN_UTTERANCE_S", "SAMPLE_RATE_HZ", "UTTERANCE_PAD_S",
+    "MAX_EVENTS", "MAX_PROBLEMS", "MAX_UTTERANCE_S", "MIN_UTTERANCE_S", "UTTERANCE_PAD_S",
     "VAD_MIN_SILENCE_MS", "ConsentChange", "ConsentState", "LiveSession", "SessionModels", "Turn", "load_models",
 ]
 

@@ -10,7 +10,7 @@ import sys
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from perception.assets import SPLIT_MODEL_FILES
+    from basics.assets import SPLIT_MODEL_FILES
 
     parser.add_argument("--quiet", action="store_true", help="print nothing on success")
     parser.add_argument("--model", action="append", default=[], choices=sorted(SPLIT_MODEL_FILES),
@@ -18,8 +18,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from perception.assets import ensure_all, split_model_path
-    from perception.errors import ModelUnavailableError
+    from basics.assets import ensure_all, split_model_path
+    from basics.errors import ModelUnavailableError
 
     try:
         paths = ensure_all()

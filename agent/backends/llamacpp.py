@@ -86,8 +86,8 @@ def _default_model_path() -> Path:
 def named_model_path(name: str) -> Path:
     """A model the project fetches by name (`empathic setup`): "smollm2-135m" or a split model ("qwen2.5-1.5b").
     A split model is never fetched here (1.1 GB): it must be in the cache."""
-    from perception.assets import SPLIT_MODEL_FILES, model_path, split_model_path
-    from perception.errors import ModelUnavailableError
+    from basics.assets import SPLIT_MODEL_FILES, model_path, split_model_path
+    from basics.errors import ModelUnavailableError
 
     try:
         return split_model_path(name, fetch=False) if name in SPLIT_MODEL_FILES else model_path(name)
@@ -96,7 +96,7 @@ def named_model_path(name: str) -> Path:
 
 
 def is_model_name(model: str | Path | None) -> bool:
-    from perception.assets import MODEL_FILES, SPLIT_MODEL_FILES
+    from basics.assets import MODEL_FILES, SPLIT_MODEL_FILES
 
     return isinstance(model, str) and (model in SPLIT_MODEL_FILES or model in MODEL_FILES)
 

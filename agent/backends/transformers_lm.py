@@ -32,7 +32,7 @@ def _split_gguf(model: str, gguf_file: str | None) -> tuple[str, str | None]:
 
 def _converted_dir(gguf: Path) -> Path:
     """Where the de-quantized copy of a GGUF is kept: converting takes ~45 s here, loading the copy ~2 s."""
-    from perception.assets import cache_dir
+    from basics.assets import cache_dir
 
     stat = gguf.stat()
     return cache_dir() / "transformers-from-gguf" / f"{gguf.stem}-{stat.st_size}-{stat.st_mtime_ns}"

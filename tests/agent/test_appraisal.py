@@ -14,8 +14,8 @@ from agent.appraisal import (
 )
 from agent.backends.base import GenerationParams, LLMError
 from agent.contracts import NEEDS
+from basics.labels import LABELS, top_label
 from fusion.state import EmotionState
-from perception.cues import LABELS, top_label
 
 SCRIPTED = [json.loads(line) for line in
             (Path(__file__).parents[1] / "data" / "scripted_turns.jsonl").read_text().splitlines() if line.strip()]

@@ -6,7 +6,7 @@ import pytest
 from agent.contracts import NEEDS, Appraisal
 from agent.exemplars import BANK_PATH, ExemplarRetriever, load_bank
 from agent.reply_check import problems
-from perception.cues import LABELS
+from basics.labels import LABELS
 
 BANK = load_bank()
 

@@ -5,7 +5,7 @@ import pytest
 from agent.contracts import NEEDS, Appraisal
 from agent.reply_check import problems
 from agent.templates import second_person, template_reply
-from perception.cues import LABELS
+from basics.labels import LABELS
 
 CAUSES = ("", "I lost my job after eight years", "wow", "my sister is coming home for the first time in years")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from basics.labels import LABELS
 from evaluation.ablation import (
     CONDITIONS,
     cue_from_json,
@@ -30,7 +31,6 @@ from evaluation.ablation_stats import (
     mcnemar_exact,
 )
 from evaluation.manifest import Sample
-from perception.cues import LABELS
 
 ALL = ",".join(CONDITIONS)
 

@@ -1,7 +1,7 @@
 import pytest
 
+from basics.labels import LABELS
 from evaluation.evaluate_responses import data_dir, distinct_2, load_ed_sample, load_scripted, summarise
-from perception.cues import LABELS
 
 
 def record(text, reply, gold, emotion, need, route="generated", gold_need=None, first=None):

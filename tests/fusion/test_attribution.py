@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from basics.labels import LABELS, valence_arousal_from_probs
 from fusion.attribution import describe, prosody_changes
 from fusion.fuse import FusionWeights, fuse, view_from_cue
-from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, valence_arousal_from_probs
+from perception.cues import FaceCues, ProsodyCues, TextEmotion
 
 
 def lean(label: str, p: float = 0.8) -> dict[str, float]:

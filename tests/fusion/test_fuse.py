@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from basics.labels import LABELS, normalise_probs, valence_arousal_from_probs
 from fusion.fuse import (
     FusionTracker,
     FusionWeights,
@@ -17,7 +18,7 @@ from fusion.fuse import (
     view_from_cue,
 )
 from fusion.smoothing import TIME_CONSTANTS_S
-from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, normalise_probs, valence_arousal_from_probs
+from perception.cues import FaceCues, ProsodyCues, TextEmotion
 
 EQUAL = FusionWeights()
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from basics.labels import LABELS, valence_arousal_from_probs
 from fusion.fuse import FusionTracker, FusionWeights
 from fusion.smoothing import TIME_CONSTANTS_S, Reading, age_decay, smoothed_view
-from perception.cues import LABELS, FaceCues, TextEmotion, valence_arousal_from_probs
+from perception.cues import FaceCues, TextEmotion
 
 FPS = 5.0
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from basics.errors import ModelUnavailableError
 from perception.asr import (
     FasterWhisperEngine,
     OpenAIWhisperEngine,
@@ -21,7 +22,6 @@ from perception.asr import (
 )
 from perception.audio import load_audio
 from perception.cues import Transcript, Word
-from perception.errors import ModelUnavailableError
 from perception.vad import SpeechSegment
 
 MAX_WER = 0.1

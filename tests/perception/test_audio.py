@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from basics.errors import MediaError
 from perception.audio import (
     AudioWindow,
     audio_duration_s,
@@ -17,7 +18,6 @@ from perception.audio import (
     load_audio,
     load_audio_bytes,
 )
-from perception.errors import MediaError
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="the ffmpeg program makes the test media")
 needs_sox = pytest.mark.skipif(shutil.which("sox") is None, reason="the sox program makes the test media")

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perception.cues import LABELS, top_label
-from perception.errors import MediaError
+from basics.errors import MediaError
+from basics.labels import LABELS, top_label
 from perception.face import FaceAnalyzer, perceive_visual
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from perception.cues import LABELS
+from basics.labels import LABELS
 from perception.face_mapping import ACTION_UNITS, COMBINER_PATH, action_units, explain, load_combiner
 from perception.fer_cnn import FER_OUTPUT_LABELS
 

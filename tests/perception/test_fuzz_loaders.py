@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from basics.errors import MediaError
 from perception.audio import audio_from_array, load_audio, load_audio_bytes
-from perception.errors import MediaError
 from perception.images import load_image, to_rgb
 from perception.video import sample_frames
 

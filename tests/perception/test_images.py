@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from perception.errors import MediaError
+from basics.errors import MediaError
 from perception.images import MAX_SIDE_PX, load_image, to_rgb
 
 

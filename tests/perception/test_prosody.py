@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from perception.cues import LABELS, ProsodyCues
-from perception.errors import MediaError, ModelUnavailableError
+from basics.audio import SAMPLE_RATE_HZ
+from basics.errors import MediaError, ModelUnavailableError
+from basics.labels import LABELS
+from perception.cues import ProsodyCues
 from perception.prosody import (
     FEATURE_NAMES,
-    SAMPLE_RATE_HZ,
     SpeakerBaseline,
     extract_prosody,
     load_model,

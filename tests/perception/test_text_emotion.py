@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perception.cues import LABELS, top_label
-from perception.errors import ModelUnavailableError, PerceptionError
+from basics.errors import ModelUnavailableError, PerceptionError
+from basics.labels import LABELS, top_label
 from perception.text_emotion import (
     EKMAN_MAPPING,
     HEAD_PATH,

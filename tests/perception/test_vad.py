@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from basics.errors import MediaError
 from perception.audio import load_audio
-from perception.errors import MediaError
 from perception.vad import SpeechSegment, speech_segments
 
 pytestmark = pytest.mark.slow  # runs the Silero model

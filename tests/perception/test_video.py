@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perception.errors import MediaError
+from basics.errors import MediaError
 from perception.video import sample_frames
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from basics.audio import SAMPLE_RATE_HZ
+from basics.labels import LABELS
 from perception.asr import FasterWhisperEngine
-from perception.audio import SAMPLE_RATE_HZ, load_audio
-from perception.cues import LABELS
+from perception.audio import load_audio
 from perception.prosody import extract_prosody, load_model
 from perception.voice_embedding import EncoderStates, EncoderTap, pooled_states
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from basics.labels import LABEL_VALENCE_AROUSAL, LABELS
 from fusion.fuse import WEIGHTS_FORMAT, WEIGHTS_PATH, load_weights, parse_weights
 from fusion.state import MODALITIES
-from perception.cues import LABEL_VALENCE_AROUSAL, LABELS
 from training import fit_fusion_weights as fit_weights
 from training.fit_fusion_weights import DevPredictions, entry_from_predictions, fit_temperature
 
@@ -83,7 +83,8 @@ def test_a_modality_with_no_model_yet_gets_the_documented_default(tmp_path, monk
 
 
 def test_words_that_carry_no_emotion_leave_the_voice_its_say():
-    from perception.cues import ProsodyCues, TextEmotion, valence_arousal_from_probs
+    from basics.labels import valence_arousal_from_probs
+    from perception.cues import ProsodyCues, TextEmotion
     from training.fit_fusion_weights import PairedCues, fit_neutral_words_factor
 
     def cue(kind, label, p, confidence):
@@ -121,7 +122,8 @@ def test_committed_weights_describe_the_models_shipped_now():
 
 
 def test_neutral_words_abstention_power_is_chosen_by_held_out_actors():
-    from perception.cues import ProsodyCues, TextEmotion, valence_arousal_from_probs
+    from basics.labels import valence_arousal_from_probs
+    from perception.cues import ProsodyCues, TextEmotion
     from training.fit_fusion_weights import NEUTRAL_ABSTENTION_POWERS, PairedCues, fit_neutral_abstention_power
 
     def probs_on(label, p):

@@ -9,7 +9,7 @@ import pytest
 from app_helpers import chat_texts
 from gradio_client import Client
 
-from perception.cues import top_label
+from basics.labels import top_label
 
 pytestmark = pytest.mark.slow
 

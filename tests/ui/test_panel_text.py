@@ -7,8 +7,9 @@ import math
 
 import pytest
 
+from basics.labels import LABELS, valence_arousal_from_probs
 from fusion.fuse import FusionTracker
-from perception.cues import LABELS, FaceCues, ProsodyCues, TextEmotion, valence_arousal_from_probs
+from perception.cues import FaceCues, ProsodyCues, TextEmotion
 from ui import panel_text
 from ui.timeline_plot import render_timeline, with_gaps
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from perception.cues import LABELS
+from basics.labels import LABELS
 from ui.cli import main
 
 REPO_DIR = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perception.errors import MediaError
+from basics.errors import MediaError
 from ui.replay import open_source, replay
 from ui.timeline_file import load_events
 

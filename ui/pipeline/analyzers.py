@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from perception.audio import SAMPLE_RATE_HZ
+from basics.audio import SAMPLE_RATE_HZ
 from perception.cues import FaceCues, ProsodyCues, TextEmotion, Transcript
 from ui.pipeline.consent import ConsentState
 from ui.pipeline.events import Frame, Utterance, Words

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from agent.contracts import Reply
+from basics.labels import top_label
 from fusion.state import EmotionState
-from perception.cues import FaceCues, ProsodyCues, TextEmotion, as_json, top_label
+from perception.cues import FaceCues, ProsodyCues, TextEmotion, as_json
 
 # --- in: what the browser or a file hands the session ------------------------------------------------------------
 

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from agent.contracts import Reply
+from basics.audio import SAMPLE_RATE_HZ  # what VAD, ASR and prosody expect
 from fusion.state import EmotionState
-from perception.audio import SAMPLE_RATE_HZ  # what VAD, ASR and prosody expect
 from perception.cues import FaceCues, ProsodyCues, TextEmotion, Transcript
 from ui.pipeline.stage import one_line
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from perception.audio import SAMPLE_RATE_HZ
+from basics.audio import SAMPLE_RATE_HZ
 from ui.pipeline.events import AudioChunk, Utterance
 from ui.pipeline.models import SpeechSegments
 

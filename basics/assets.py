@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from perception.errors import ModelUnavailableError
+from basics.errors import ModelUnavailableError
 
 
 @dataclass(frozen=True)

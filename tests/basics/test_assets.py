@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from perception.assets import SPLIT_MODEL_FILES, SplitModelFile, join_parts, model_path
-from perception.errors import ModelUnavailableError
+from basics.assets import SPLIT_MODEL_FILES, SplitModelFile, join_parts, model_path
+from basics.errors import ModelUnavailableError
 
 
 def make_parts(tmp_path: Path, payload: bytes, parts: int) -> tuple[SplitModelFile, list[Path]]:
