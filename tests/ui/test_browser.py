@@ -174,7 +174,7 @@ def test_replay_and_ablation_tabs_run_the_bundled_samples_in_one_click(served, b
         wait_for(lambda: "Replayed" in page.locator("#replay-summary").inner_text(), "the sample replayed", 240)
         summary = page.locator("#replay-summary").inner_text()
         assert "the sample session" in summary and "missing" not in summary
-        assert page.locator("#replay-timeline img").is_visible()
+        wait_for(lambda: page.locator("#replay-timeline img").is_visible(), "the timeline picture", 30)
         assert page.locator(".error").count() == 0  # no red badges
         page.screenshot(path=str(SCREENSHOTS / "tab_replay.png"), full_page=True)
 
