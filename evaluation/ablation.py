@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import cast
 
 from basics.assets import sha256_of
-from basics.labels import LABELS, valence_arousal_from_probs
 from batch.engine import Engine
 from batch.local import LocalEngine
 from evaluation.manifest import ProblemLog, Sample, SkipTally, iter_manifest, select_samples
 from fusion.modalities import BY_NAME, NAMES, REGISTRY
 from perception.cues import FaceCues, ProsodyCues, TextEmotion, as_json
+from perception.perceive import FACE_CROP_MAX_SIDE_PX, FACE_FPS  # in the cache keys: how a face was read
 
 # condition name -> fusion modalities: each alone under its ablation name ("audio" is the voice: how it was said),
 # the words with each nonverbal one, and all (fusion/modalities.py): text, audio, face, text+audio, text+face, all
@@ -46,8 +46,6 @@ CONDITIONS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_CONDITIONS: tuple[str, ...] = tuple(CONDITIONS)
 ALIASES = {"voice": "audio", "text+voice": "text+audio", "text+audio+face": "all", "text+voice+face": "all"}
-FACE_FPS = 5.0
-FACE_CROP_MAX_SIDE_PX = 96  # images no larger than this on either side are read as face crops
 CACHE_FORMAT = "empathic-ablation-cache/1"  # bump when what is cached changes meaning
 
 
@@ -169,58 +167,32 @@ def _image_face_analyzer():
     return analyzer
 
 
+# The readers are perception's one file-to-cues path (perception.perceive), in its one-reading-per-clip shape.
 def _read_text(text: str) -> dict:
-    return as_json(_text_model().predict(text))
+    from perception.perceive import read_clip_words
+
+    return as_json(read_clip_words(text, _text_model()))
 
 
 def _transcribe(path: Path) -> dict:
-    from perception.asr import make_asr, transcribe_file
+    from perception.asr import make_asr
+    from perception.perceive import transcribe_clip, transcript_text
 
     engine = make_asr()
-    transcripts = transcribe_file(path, engine)
-    return {"text": " ".join(t.text for t in transcripts).strip(), "asr": f"{engine.name}:{engine.model}"}
+    return {"text": transcript_text(transcribe_clip(path, engine)), "asr": f"{engine.name}:{engine.model}"}
 
 
 def _read_voice(path: Path) -> dict:
-    """The voice of the whole clip as live with speech-to-text on: the prosodic features and the Whisper encoder's
-    pooled states of its speech (each sample stands alone: no speaker baseline)."""
-    from basics.audio import SAMPLE_RATE_HZ
     from perception.asr import make_asr
-    from perception.audio import load_audio
-    from perception.prosody import extract_prosody
+    from perception.perceive import read_clip_voice
 
-    audio = load_audio(path)
-    engine = make_asr()
-    encode_voice = getattr(engine, "encode_voice", None)  # faster-whisper; another engine leaves the prosody alone
-    states = encode_voice(audio, SAMPLE_RATE_HZ) if encode_voice is not None else None
-    return as_json(extract_prosody(audio, SAMPLE_RATE_HZ, encoder_states=states))
+    return as_json(read_clip_voice(path, make_asr()))
 
 
 def _read_face(path: Path, is_image: bool) -> dict:
-    """The face in an image, or a video's face timeline pooled into one reading: the mean probabilities over frames
-    with a face, confidence their mean confidence times the share of frames that had one."""
-    if is_image:
-        from perception.images import load_image
+    from perception.perceive import read_clip_face
 
-        rgb = load_image(path)
-        # A picture this small is a face crop (FER2013 is 48x48): perception then lets the CNN read the whole crop
-        # when the landmarker finds no face in it, as it does for crops elsewhere, instead of reading "no face".
-        crop = max(rgb.shape[:2]) <= FACE_CROP_MAX_SIDE_PX
-        return as_json(_image_face_analyzer().analyze(rgb, is_face_crop=crop))
-    from perception.face import FaceAnalyzer
-
-    with FaceAnalyzer("video") as analyzer:
-        timeline = analyzer.analyze_video(path, FACE_FPS)
-    with_face = [cue for cue in timeline if cue.confidence > 0]
-    end_s = timeline[-1].t_end_s if timeline else 0.0
-    if not with_face:
-        reason = timeline[0].reason if timeline else "the video has no frames"
-        return as_json(FaceCues(0.0, end_s, 0.0, {label: 1 / len(LABELS) for label in LABELS}, 0.0, 0.0,
-                                reason=f"no face in any frame ({reason})"))
-    probs = {label: sum(cue.probs[label] for cue in with_face) / len(with_face) for label in LABELS}
-    valence, arousal = valence_arousal_from_probs(probs)
-    confidence = sum(cue.confidence for cue in with_face) / len(with_face) * len(with_face) / len(timeline)
-    return as_json(FaceCues(0.0, end_s, confidence, probs, valence, arousal, faces_seen=len(with_face)))
+    return as_json(read_clip_face(path, is_image, _image_face_analyzer() if is_image else None, FACE_FPS))
 
 
 def _has_sound(path: Path) -> bool:

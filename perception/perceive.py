@@ -1,25 +1,46 @@
-"""One file in, every cue out: what `empathic perceive` prints.
+"""One file in, every cue out: the one path from a media file to cues, in the two shapes it is needed in.
 
-Audio (or a video's sound track): utterances by voice activity, each with its transcript and word times, the
-emotion in its words, and how it was said (prosody z-scored against the speaker's earlier utterances in the file).
-Images and video frames: the face (perception.face). A video with sound gets both, on one clock.
-Perception stops at cues: combining them into one state is fusion's job (ui.perceive_command adds it).
+Over time (`perceive_file`, what `empathic perceive` prints): a file's sound as utterances by voice activity, each
+with its transcript and word times, the emotion in its words, and how it was said (prosody z-scored against the
+speaker's earlier utterances in the file, and the Whisper encoder's states of it as the live session reads them);
+images and video frames: the face (perception.face). A video with sound gets both, on one clock.
+
+One reading per whole clip (`read_clip_words`, `transcribe_clip`, `read_clip_voice`, `read_clip_face`: what the
+ablation reads each sample with): the clip's words, its voice as one utterance with no speaker baseline, its face (a
+video's timeline pooled into one reading; a small image read as a face crop).
+
+Both shapes read the voice with `read_voice` (prosody beside the encoder states `speech_states` gets from the ASR
+engine: the states the live session's speech-to-text pass leaves for its voice reader). Perception stops at cues:
+combining them into one state is fusion's job (ui.perceive_command adds it).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from basics.audio import SAMPLE_RATE_HZ
 from basics.errors import MediaError
+from basics.labels import LABELS, valence_arousal_from_probs
 from perception.audio import iter_audio_windows
-from perception.cues import ProsodyCues, TextEmotion, Transcript, as_json
+from perception.cues import FaceCues, ProsodyCues, TextEmotion, Transcript, as_json
+
+if TYPE_CHECKING:
+    from perception.asr import AsrEngine
+    from perception.face import FaceAnalyzer
+    from perception.prosody import SpeakerBaseline
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+FACE_FPS = 5.0  # video frames read per second
+FACE_CROP_MAX_SIDE_PX = 96  # images no larger than this on either side are read as face crops
+
+
+class TextEmotionModel(Protocol):
+    def predict(self, text: str, t_start_s: float = 0.0, t_end_s: float = 0.0) -> TextEmotion: ...
 
 
 def media_streams(path: str | os.PathLike) -> tuple[bool, bool]:
@@ -62,24 +83,111 @@ def utterance_audio(path: str | os.PathLike, transcripts: Iterable[Transcript]) 
         buffer_start_s += keep_from / SAMPLE_RATE_HZ
 
 
+# ------------------------------------------------------------------ the pieces both shapes (and live) share
+
+
+def transcript_text(transcripts: Iterable[Transcript]) -> str:
+    """The words of a file's utterances as one text."""
+    return " ".join(t.text for t in transcripts).strip()
+
+
+def speech_states(engine: AsrEngine, audio: np.ndarray) -> np.ndarray | None:
+    """The Whisper encoder's pooled states of this audio as the engine's speech-to-text pass leaves them (live reads
+    them back after `transcribe`; here, with no pass of its own to reuse, `encode_voice` encodes the same speech).
+    None from an engine without an encoder to read (openai-whisper) or when there is no speech."""
+    encode_voice = getattr(engine, "encode_voice", None)
+    return encode_voice(audio, SAMPLE_RATE_HZ) if encode_voice is not None else None
+
+
+def read_voice(audio: np.ndarray, engine: AsrEngine, t_start_s: float = 0.0, t_end_s: float | None = None,
+               baseline: SpeakerBaseline | None = None) -> ProsodyCues:
+    """How one utterance was said: its prosody (against the speaker's baseline when given) beside the encoder's
+    states of it, which the voice model's encoder head reads as it does live."""
+    from perception.prosody import extract_prosody
+
+    return extract_prosody(audio, SAMPLE_RATE_HZ, t_start_s, t_end_s, baseline,
+                           encoder_states=speech_states(engine, audio))
+
+
+def pool_face_timeline(timeline: Sequence[FaceCues]) -> FaceCues:
+    """A face timeline as one reading: the mean probabilities over frames with a face, confidence their mean
+    confidence times the share of frames that had one."""
+    with_face = [cue for cue in timeline if cue.confidence > 0]
+    end_s = timeline[-1].t_end_s if timeline else 0.0
+    if not with_face:
+        reason = timeline[0].reason if timeline else "the video has no frames"
+        return FaceCues(0.0, end_s, 0.0, {label: 1 / len(LABELS) for label in LABELS}, 0.0, 0.0,
+                        reason=f"no face in any frame ({reason})")
+    probs = {label: sum(cue.probs[label] for cue in with_face) / len(with_face) for label in LABELS}
+    valence, arousal = valence_arousal_from_probs(probs)
+    confidence = sum(cue.confidence for cue in with_face) / len(with_face) * len(with_face) / len(timeline)
+    return FaceCues(0.0, end_s, confidence, probs, valence, arousal, faces_seen=len(with_face))
+
+
+# ------------------------------------------------------------------------- one reading per whole clip
+
+
+def read_clip_words(text: str, model: TextEmotionModel) -> TextEmotion:
+    """The emotion in a clip's words, read as one text."""
+    return model.predict(text)
+
+
+def transcribe_clip(path: str | os.PathLike, engine: AsrEngine) -> list[Transcript]:
+    """A clip's utterances with their words (transcript_text joins them)."""
+    from perception.asr import transcribe_file
+
+    return transcribe_file(path, engine)
+
+
+def read_clip_voice(path: str | os.PathLike, engine: AsrEngine) -> ProsodyCues:
+    """The voice of the whole clip as one utterance, as live with speech-to-text on: the prosodic features and the
+    encoder's pooled states of its speech (the clip stands alone: no speaker baseline)."""
+    from perception.audio import load_audio
+
+    return read_voice(load_audio(path), engine)
+
+
+def read_clip_face(path: str | os.PathLike, is_image: bool, image_analyzer: FaceAnalyzer | None = None,
+                   fps: float = FACE_FPS) -> FaceCues:
+    """The face in an image, or a video's face timeline pooled into one reading (pool_face_timeline).
+    `image_analyzer`: a FaceAnalyzer in mode "image" to reuse across images (one is made and closed when None)."""
+    from perception.face import FaceAnalyzer
+
+    if is_image:
+        from perception.images import load_image
+
+        rgb = load_image(Path(path))
+        # A picture this small is a face crop (FER2013 is 48x48): perception then lets the CNN read the whole crop
+        # when the landmarker finds no face in it, as it does for crops elsewhere, instead of reading "no face".
+        crop = max(rgb.shape[:2]) <= FACE_CROP_MAX_SIDE_PX
+        if image_analyzer is not None:
+            return image_analyzer.analyze(rgb, is_face_crop=crop)
+        with FaceAnalyzer("image") as analyzer:
+            return analyzer.analyze(rgb, is_face_crop=crop)
+    with FaceAnalyzer("video") as analyzer:
+        return pool_face_timeline(analyzer.analyze_video(Path(path), fps))
+
+
+# ---------------------------------------------------------------------------------- over time
+
 # (words, voice) -> extra fields for the utterance; the UI passes fusion here, so perception never imports it.
 UtteranceHook = Callable[[TextEmotion, ProsodyCues], dict]
 
 
 def perceive_audio(path: str | os.PathLike, asr_engine: str = "faster-whisper", asr_model: str | None = None,
                    text_model: str = "default", on_utterance: UtteranceHook | None = None) -> dict:
-    from perception.asr import make_asr, transcribe_file
-    from perception.prosody import SpeakerBaseline, extract_prosody
+    from perception.asr import make_asr
+    from perception.prosody import SpeakerBaseline
     from perception.text_emotion import make_text_emotion
 
     engine = make_asr(asr_engine, asr_model)
-    transcripts = transcribe_file(path, engine)
+    transcripts = transcribe_clip(path, engine)
     text_emotion = make_text_emotion(text_model)
     baseline = SpeakerBaseline()
     utterances = []
     for transcript, samples in zip(transcripts, utterance_audio(path, transcripts)):
         words = text_emotion.predict(transcript.text, transcript.t_start_s, transcript.t_end_s)
-        voice = extract_prosody(samples, SAMPLE_RATE_HZ, transcript.t_start_s, transcript.t_end_s, baseline)
+        voice = read_voice(samples, engine, transcript.t_start_s, transcript.t_end_s, baseline)
         utterances.append({
             "t_start_s": transcript.t_start_s,
             "t_end_s": transcript.t_end_s,
@@ -91,22 +199,19 @@ def perceive_audio(path: str | os.PathLike, asr_engine: str = "faster-whisper", 
     return {
         "asr": {"engine": engine.name, "model": engine.model},
         "text_emotion_model": text_emotion.name if hasattr(text_emotion, "name") else text_model,
-        "text": " ".join(t.text for t in transcripts).strip(),
+        "text": transcript_text(transcripts),
         "utterances": utterances,
     }
 
 
-def perceive_file(path: str | os.PathLike, fps: float = 5.0, asr_engine: str = "faster-whisper",
+def perceive_file(path: str | os.PathLike, fps: float = FACE_FPS, asr_engine: str = "faster-whisper",
                   asr_model: str | None = None, text_model: str = "default",
                   on_utterance: UtteranceHook | None = None) -> dict:
     """The JSON-ready document of `empathic perceive`."""
     path = Path(path)
     result: dict = {"file": str(path)}
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        from perception.face import perceive_visual
-
-        face = perceive_visual(path, fps=fps)
-        result.update(kind="image", face=face["face"])
+        result.update(kind="image", face=as_json(read_clip_face(path, is_image=True)))
         return result
     has_audio, has_video = media_streams(path)
     if not has_audio and not has_video:
