@@ -84,6 +84,8 @@ RELATED_WORDS = {"kids": ("kid", "child", "children", "son", "daughter"),
 STAGE_DIRECTION = re.compile(
     r"\((laugh|smile|sigh|hug|nod|grin|chuckle|giggle|wink|cr(y|ies))\w*[^)]*\)|\*[^*\n]{1,30}\*", re.I)
 ROLE_LEAK = re.compile(r"(<\|im_|\buser:|\bassistant:|\bsystem:|\[inst\])", re.I)
+# Emoji and pictographs ("hugs 🌍✨💚❤️"): a small model's filler, which a caring listener in plain words does not use
+PICTOGRAPHS = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
 SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
 
 
@@ -141,6 +143,8 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
         found.append("cut off mid-sentence")
     if ROLE_LEAK.search(text):
         found.append("chat markup or role name in the reply")
+    if PICTOGRAPHS.search(text):
+        found.append("emoji in the reply")
     if match := STAGE_DIRECTION.search(text):
         found.append(f"stage direction ({match.group(0)!r})")
     if has_loop(text):

@@ -185,3 +185,13 @@ def test_a_long_lost_friend_is_no_loss():
     assert any("loss nobody mentioned" in p for p in problems(condolence, surprise, said))
     grief = "My grandfather passed away and I lost my way."
     assert not any("loss nobody mentioned" in p for p in problems(condolence, surprise, grief))
+
+
+def test_emoji_fail_the_check():
+    from agent.contracts import Appraisal
+    from agent.reply_check import problems
+
+    joy = Appraisal(emotion="joy", intensity=0.7, cause="I got the job", need="celebration")
+    reply = "Congratulations on the job! hugs 🌍✨💚❤️ How do you feel?"
+    assert "emoji in the reply" in problems(reply, joy, "I got the job")
+    assert "emoji in the reply" not in problems("Congratulations on the job! How do you feel?", joy, "I got the job")
