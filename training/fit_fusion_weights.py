@@ -410,6 +410,28 @@ def macro_f1(gold: list[str], predicted: list[str]) -> float:
     return float(f1_score(gold, predicted, labels=present, average="macro", zero_division=0))
 
 
+def choose_leave_one_actor_out(pairs: list[PairedCues], by_option: dict[float, list[str]],
+                               prefer: Callable[[float], float]) -> tuple[list[str], dict[str, float], float]:
+    """One setting chosen honestly: for each actor, the option with the best macro-F1 (rounded to 4 places; ties to
+    the highest `prefer`) on the other actors, its readings kept for that actor's clips. Returns those held-out
+    readings, the option chosen per held-out actor, and the option chosen on all actors (what ships)."""
+    gold = [p.gold for p in pairs]
+
+    def best(rows: np.ndarray) -> float:
+        return max(by_option, key=lambda option: (
+            round(macro_f1([gold[i] for i in rows], [by_option[option][i] for i in rows]), 4), prefer(option)))
+
+    actors = np.array([p.actor for p in pairs])
+    cross_validated = [""] * len(pairs)
+    chosen_per_actor = {}
+    for actor in sorted(set(actors)):
+        option = best(np.flatnonzero(actors != actor))
+        chosen_per_actor[str(actor)] = option
+        for i in np.flatnonzero(actors == actor):
+            cross_validated[i] = by_option[option][i]
+    return cross_validated, chosen_per_actor, best(np.arange(len(pairs)))
+
+
 def fit_neutral_words_factor(pairs: list[PairedCues], document: dict) -> tuple[float, dict]:
     """How far 'neutral' in the words counts as evidence against an emotional voice.
 
@@ -420,19 +442,8 @@ def fit_neutral_words_factor(pairs: list[PairedCues], document: dict) -> tuple[f
     gold = [p.gold for p in pairs]
     by_factor = {f: fused_readings(pairs, with_neutral_words_factor(document, f))[0] for f in NEUTRAL_WORDS_FACTORS}
 
-    def best(rows: np.ndarray) -> float:  # ties go to the larger factor: the smaller change
-        return max(NEUTRAL_WORDS_FACTORS, key=lambda f: (round(macro_f1([gold[i] for i in rows],
-                                                                         [by_factor[f][i] for i in rows]), 4), f))
-
-    actors = np.array([p.actor for p in pairs])
-    cross_validated = [""] * len(pairs)
-    chosen_per_actor = {}
-    for actor in sorted(set(actors)):
-        factor = best(np.flatnonzero(actors != actor))
-        chosen_per_actor[actor] = factor
-        for i in np.flatnonzero(actors == actor):
-            cross_validated[i] = by_factor[factor][i]
-    chosen = best(np.arange(len(pairs)))
+    # ties go to the larger factor: the smaller change
+    cross_validated, chosen_per_actor, chosen = choose_leave_one_actor_out(pairs, by_factor, prefer=lambda f: f)
     words_alone = [max(LABELS, key=lambda label: p.words.probs[label]) for p in pairs]
     voice_alone = [max(LABELS, key=lambda label: p.voice.probs[label]) for p in pairs]
     _, flagged, confidence = fused_readings(pairs, with_neutral_words_factor(document, chosen))
@@ -444,7 +455,8 @@ def fit_neutral_words_factor(pairs: list[PairedCues], document: dict) -> tuple[f
 
     sentences = sorted({p.words.text for p in pairs})
     report = {
-        "data": f"ravdess_speech_dev, {len(pairs)} clips of {len(set(actors))} actors; words: the real text model on "
+        "data": f"ravdess_speech_dev, {len(pairs)} clips of {len({p.actor for p in pairs})} actors; words: the real "
+                f"text model on "
                 f"each clip's sentence ({', '.join(repr(s) for s in sentences)}: "
                 + ", ".join(f"{max(LABELS, key=lambda label: p.words.probs[label])} at confidence "
                             f"{p.words.confidence:.2f}" for p in {p.words.text: p for p in pairs}.values())
@@ -480,19 +492,7 @@ def fit_neutral_abstention_power(pairs: list[PairedCues], document: dict) -> tup
 
     by_power = {power: fused_readings(pairs, with_power(power))[0] for power in NEUTRAL_ABSTENTION_POWERS}
 
-    def best(rows: np.ndarray) -> float:
-        return max(NEUTRAL_ABSTENTION_POWERS, key=lambda power: (
-            round(macro_f1([gold[i] for i in rows], [by_power[power][i] for i in rows]), 4), -power))
-
-    actors = np.array([p.actor for p in pairs])
-    cross_validated = [""] * len(pairs)
-    chosen_per_actor = {}
-    for actor in sorted(set(actors)):
-        power = best(np.flatnonzero(actors != actor))
-        chosen_per_actor[actor] = power
-        for i in np.flatnonzero(actors == actor):
-            cross_validated[i] = by_power[power][i]
-    chosen = best(np.arange(len(pairs)))
+    cross_validated, chosen_per_actor, chosen = choose_leave_one_actor_out(pairs, by_power, prefer=lambda p: -p)
     words_alone = [max(LABELS, key=lambda label: p.words.probs[label]) for p in pairs]
     voice_alone = [max(LABELS, key=lambda label: p.voice.probs[label]) for p in pairs]
 
