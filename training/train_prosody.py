@@ -25,6 +25,7 @@ Features are cached in /tmp keyed by the measurement code, so a rerun only refit
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, cast
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -92,22 +93,28 @@ def load_clip(path: str) -> np.ndarray:
     return prosody.as_mono_16k(audio, sample_rate_hz)
 
 
-def features_of(paths: list[str]) -> np.ndarray:
-    """Model inputs of each clip, cached in /tmp under a key of the measurement code and the file list."""
-    code = Path(prosody.__file__).read_bytes()
-    key = hashlib.sha256(code + "\n".join(paths).encode()).hexdigest()[:16]
-    cache = CACHE_DIR / f"features_{key}.npy"
+def cached_rows(name: str, code_file: str, paths: list[str], row_of: Callable[[str], np.ndarray],
+                verb: str) -> np.ndarray:
+    """One row per clip, cached in /tmp under a key of the code that makes them and the file list."""
+    key = hashlib.sha256(Path(code_file).read_bytes() + "\n".join(paths).encode()).hexdigest()[:16]
+    cache = CACHE_DIR / f"{name}_{key}.npy"
     if cache.exists():
         return np.load(cache)
     rows = []
     for i, path in enumerate(paths):
-        rows.append(prosody.measure(load_clip(path)).model_input())
+        rows.append(row_of(path))
         if (i + 1) % 50 == 0:
-            print(f"  measured {i + 1}/{len(paths)}", file=sys.stderr)
+            print(f"  {verb} {i + 1}/{len(paths)}", file=sys.stderr)
     x = np.array(rows)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     np.save(cache, x)
     return x
+
+
+def features_of(paths: list[str]) -> np.ndarray:
+    """Model inputs of each clip, cached in /tmp under a key of the measurement code and the file list."""
+    return cached_rows("features", prosody.__file__, paths,
+                       lambda path: prosody.measure(load_clip(path)).model_input(), "measured")
 
 
 ENCODER_C_GRID = (0.003, 0.01, 0.03, 0.1)  # few: each LOSO pass of the 787-input head costs minutes here
@@ -120,22 +127,15 @@ def encoder_states_of(paths: list[str]) -> np.ndarray:
     from perception import voice_embedding
     from perception.asr import FasterWhisperEngine
 
-    code = Path(voice_embedding.__file__).read_bytes()
-    key = hashlib.sha256(code + "\n".join(paths).encode()).hexdigest()[:16]
-    cache = CACHE_DIR / f"encoder_{key}.npy"
-    if cache.exists():
-        return np.load(cache)
-    whisper = FasterWhisperEngine()._model
-    rows = []
-    for i, path in enumerate(paths):
+    whisper = None
+
+    def states_of(path: str) -> np.ndarray:
+        nonlocal whisper
+        whisper = whisper or FasterWhisperEngine()._model  # loaded only when the cache misses
         states = voice_embedding.encode_speech(whisper, load_clip(path))
-        rows.append(np.full(whisper_width(whisper), np.nan, np.float32) if states is None else states)
-        if (i + 1) % 50 == 0:
-            print(f"  encoded {i + 1}/{len(paths)}", file=sys.stderr)
-    x = np.array(rows)
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    np.save(cache, x)
-    return x
+        return np.full(whisper_width(whisper), np.nan, np.float32) if states is None else states
+
+    return cached_rows("encoder", voice_embedding.__file__, paths, states_of, "encoded")
 
 
 def whisper_width(whisper: object) -> int:
