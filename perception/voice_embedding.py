@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-SAMPLE_RATE_HZ = 16_000
+from basics.audio import SAMPLE_RATE_HZ
+
 WINDOW_FRAMES = 3000  # Whisper's 30 s input, in 10 ms mel frames
 ENCODER_STRIDE = 2  # the encoder's convolutions halve the frame rate: 1500 states for 3000 mel frames
 MIN_STATES = 4
