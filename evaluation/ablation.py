@@ -169,17 +169,15 @@ def _image_face_analyzer():
 
 # The readers are perception's one file-to-cues path (perception.perceive), in its one-reading-per-clip shape.
 def _read_text(text: str) -> dict:
-    from perception.perceive import read_clip_words
-
-    return as_json(read_clip_words(text, _text_model()))
+    return as_json(_text_model().predict(text))
 
 
 def _transcribe(path: Path) -> dict:
-    from perception.asr import make_asr
-    from perception.perceive import transcribe_clip, transcript_text
+    from perception.asr import make_asr, transcribe_file
+    from perception.perceive import transcript_text
 
     engine = make_asr()
-    return {"text": transcript_text(transcribe_clip(path, engine)), "asr": f"{engine.name}:{engine.model}"}
+    return {"text": transcript_text(transcribe_file(path, engine)), "asr": f"{engine.name}:{engine.model}"}
 
 
 def _read_voice(path: Path) -> dict:

@@ -13,6 +13,7 @@ time. Valence and arousal come from the probabilities through the shared circump
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -189,6 +190,20 @@ def _kind_of(path: Path) -> str:
         return "unknown"  # PyAV then says whether it is a video at all
 
 
+def pool_timeline(timeline: Sequence[FaceCues]) -> FaceCues:
+    """A face timeline as one reading: the mean probabilities over frames with a face, confidence their mean
+    confidence times the share of frames that had one."""
+    with_face = [cue for cue in timeline if cue.confidence > 0]
+    end_s = timeline[-1].t_end_s if timeline else 0.0
+    if not with_face:
+        reason = timeline[0].reason if timeline else "the video has no frames"
+        return FaceCues(0.0, end_s, 0.0, uniform_probs(), 0.0, 0.0, reason=f"no face in any frame ({reason})")
+    probs = {label: sum(cue.probs[label] for cue in with_face) / len(with_face) for label in LABELS}
+    valence, arousal = valence_arousal_from_probs(probs)
+    confidence = sum(cue.confidence for cue in with_face) / len(with_face) * len(with_face) / len(timeline)
+    return FaceCues(0.0, end_s, confidence, probs, valence, arousal, faces_seen=len(with_face))
+
+
 def perceive_visual(path: str | Path, fps: float = DEFAULT_FPS) -> dict:
     """The face in an image or video file as a JSON-ready dict. Raises MediaError (one line) on unreadable input.
 
@@ -211,12 +226,11 @@ def perceive_visual(path: str | Path, fps: float = DEFAULT_FPS) -> dict:
             if kind == "unknown" and "not a readable video" in str(err):
                 raise MediaError(f"{path}: not an image or a video") from None
             raise
-    with_face = [cue for cue in timeline if cue.confidence > 0]
+    pooled = pool_timeline(timeline)
     summary = None
-    if with_face:
-        mean = {label: float(np.mean([cue.probs[label] for cue in with_face])) for label in LABELS}
-        valence, arousal = valence_arousal_from_probs(mean)
-        summary = {"probs": mean, "top": top_label(mean), "valence": valence, "arousal": arousal}
+    if pooled.faces_seen:
+        summary = {"probs": pooled.probs, "top": top_label(pooled.probs), "valence": pooled.valence,
+                   "arousal": pooled.arousal}
     return {"kind": "video", "path": str(path), "fps": fps, "frames_analysed": len(timeline),
-            "faces_found": len(with_face), "timeline": as_json(timeline), "summary": summary,
+            "faces_found": pooled.faces_seen, "timeline": as_json(timeline), "summary": summary,
             "reason": "" if timeline else "the video has no frames"}

@@ -5,9 +5,9 @@ with its transcript and word times, the emotion in its words, and how it was sai
 speaker's earlier utterances in the file, and the Whisper encoder's states of it as the live session reads them);
 images and video frames: the face (perception.face). A video with sound gets both, on one clock.
 
-One reading per whole clip (`read_clip_words`, `transcribe_clip`, `read_clip_voice`, `read_clip_face`: what the
-ablation reads each sample with): the clip's words, its voice as one utterance with no speaker baseline, its face (a
-video's timeline pooled into one reading; a small image read as a face crop).
+One reading per whole clip (`read_clip_voice`, `read_clip_face`, and perception.asr.transcribe_file with
+`transcript_text` for the words: what the ablation reads each sample with): its voice as one utterance with no
+speaker baseline, its face (a video's timeline pooled into one reading; a small image read as a face crop).
 
 Both shapes read the voice with `read_voice` (prosody beside the encoder states `speech_states` gets from the ASR
 engine: the states the live session's speech-to-text pass leaves for its voice reader). Perception stops at cues:
@@ -17,15 +17,14 @@ combining them into one state is fusion's job (ui.perceive_command adds it).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from basics.audio import SAMPLE_RATE_HZ
 from basics.errors import MediaError
-from basics.labels import LABELS, valence_arousal_from_probs
 from perception.audio import iter_audio_windows
 from perception.cues import FaceCues, ProsodyCues, TextEmotion, Transcript, as_json
 
@@ -37,10 +36,6 @@ if TYPE_CHECKING:
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 FACE_FPS = 5.0  # video frames read per second
 FACE_CROP_MAX_SIDE_PX = 96  # images no larger than this on either side are read as face crops
-
-
-class TextEmotionModel(Protocol):
-    def predict(self, text: str, t_start_s: float = 0.0, t_end_s: float = 0.0) -> TextEmotion: ...
 
 
 def media_streams(path: str | os.PathLike) -> tuple[bool, bool]:
@@ -109,34 +104,7 @@ def read_voice(audio: np.ndarray, engine: AsrEngine, t_start_s: float = 0.0, t_e
                            encoder_states=speech_states(engine, audio))
 
 
-def pool_face_timeline(timeline: Sequence[FaceCues]) -> FaceCues:
-    """A face timeline as one reading: the mean probabilities over frames with a face, confidence their mean
-    confidence times the share of frames that had one."""
-    with_face = [cue for cue in timeline if cue.confidence > 0]
-    end_s = timeline[-1].t_end_s if timeline else 0.0
-    if not with_face:
-        reason = timeline[0].reason if timeline else "the video has no frames"
-        return FaceCues(0.0, end_s, 0.0, {label: 1 / len(LABELS) for label in LABELS}, 0.0, 0.0,
-                        reason=f"no face in any frame ({reason})")
-    probs = {label: sum(cue.probs[label] for cue in with_face) / len(with_face) for label in LABELS}
-    valence, arousal = valence_arousal_from_probs(probs)
-    confidence = sum(cue.confidence for cue in with_face) / len(with_face) * len(with_face) / len(timeline)
-    return FaceCues(0.0, end_s, confidence, probs, valence, arousal, faces_seen=len(with_face))
-
-
 # ------------------------------------------------------------------------- one reading per whole clip
-
-
-def read_clip_words(text: str, model: TextEmotionModel) -> TextEmotion:
-    """The emotion in a clip's words, read as one text."""
-    return model.predict(text)
-
-
-def transcribe_clip(path: str | os.PathLike, engine: AsrEngine) -> list[Transcript]:
-    """A clip's utterances with their words (transcript_text joins them)."""
-    from perception.asr import transcribe_file
-
-    return transcribe_file(path, engine)
 
 
 def read_clip_voice(path: str | os.PathLike, engine: AsrEngine) -> ProsodyCues:
@@ -149,9 +117,9 @@ def read_clip_voice(path: str | os.PathLike, engine: AsrEngine) -> ProsodyCues:
 
 def read_clip_face(path: str | os.PathLike, is_image: bool, image_analyzer: FaceAnalyzer | None = None,
                    fps: float = FACE_FPS) -> FaceCues:
-    """The face in an image, or a video's face timeline pooled into one reading (pool_face_timeline).
+    """The face in an image, or a video's face timeline pooled into one reading (perception.face.pool_timeline).
     `image_analyzer`: a FaceAnalyzer in mode "image" to reuse across images (one is made and closed when None)."""
-    from perception.face import FaceAnalyzer
+    from perception.face import FaceAnalyzer, pool_timeline
 
     if is_image:
         from perception.images import load_image
@@ -165,7 +133,7 @@ def read_clip_face(path: str | os.PathLike, is_image: bool, image_analyzer: Face
         with FaceAnalyzer("image") as analyzer:
             return analyzer.analyze(rgb, is_face_crop=crop)
     with FaceAnalyzer("video") as analyzer:
-        return pool_face_timeline(analyzer.analyze_video(Path(path), fps))
+        return pool_timeline(analyzer.analyze_video(Path(path), fps))
 
 
 # ---------------------------------------------------------------------------------- over time
@@ -176,12 +144,12 @@ UtteranceHook = Callable[[TextEmotion, ProsodyCues], dict]
 
 def perceive_audio(path: str | os.PathLike, asr_engine: str = "faster-whisper", asr_model: str | None = None,
                    text_model: str = "default", on_utterance: UtteranceHook | None = None) -> dict:
-    from perception.asr import make_asr
+    from perception.asr import make_asr, transcribe_file
     from perception.prosody import SpeakerBaseline
     from perception.text_emotion import make_text_emotion
 
     engine = make_asr(asr_engine, asr_model)
-    transcripts = transcribe_clip(path, engine)
+    transcripts = transcribe_file(path, engine)
     text_emotion = make_text_emotion(text_model)
     baseline = SpeakerBaseline()
     utterances = []

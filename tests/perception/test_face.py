@@ -10,7 +10,8 @@ import pytest
 
 from basics.errors import MediaError
 from basics.labels import LABELS, top_label
-from perception.face import FaceAnalyzer, perceive_visual
+from perception.cues import FaceCues
+from perception.face import FaceAnalyzer, perceive_visual, pool_timeline
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -246,3 +247,26 @@ def test_perceive_truncated_video(tmp_path):
     cut.write_bytes(whole[: len(whole) // 3])
     with pytest.raises(MediaError, match="cut.mp4"):
         perceive_visual(cut)
+
+
+def timeline_frame(t_s: float, confidence: float, top: str = "joy") -> FaceCues:
+    probs = {label: (0.9 if label == top else 0.1 / (len(LABELS) - 1)) for label in LABELS}
+    return FaceCues(t_s, t_s + 0.2, confidence, probs, 0.5, 0.3, reason="" if confidence else "no face found")
+
+
+def test_a_face_timeline_pools_to_the_mean_of_its_faces_discounted_by_the_frames_without_one():
+    timeline = [timeline_frame(0.0, 0.8, "joy"), timeline_frame(0.2, 0.0), timeline_frame(0.4, 0.4, "sadness"),
+                timeline_frame(0.6, 0.0)]
+    pooled = pool_timeline(timeline)
+    assert pooled.probs["joy"] == pytest.approx((0.9 + 0.1 / (len(LABELS) - 1)) / 2)
+    assert pooled.probs["joy"] == pytest.approx(pooled.probs["sadness"])
+    assert pooled.confidence == pytest.approx(0.6 * 2 / 4)  # mean confidence 0.6, a face in half the frames
+    assert pooled.faces_seen == 2 and pooled.t_end_s == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("timeline, reason",
+                         [([timeline_frame(0.0, 0.0)], "no face found"), ([], "the video has no frames")])
+def test_no_face_in_any_frame_pools_to_a_uniform_reading_at_confidence_zero(timeline, reason):
+    pooled = pool_timeline(timeline)
+    assert pooled.confidence == 0 and reason in pooled.reason
+    assert list(pooled.probs.values()) == pytest.approx([1 / len(LABELS)] * len(LABELS))

@@ -8,12 +8,9 @@ import numpy as np
 import pytest
 
 from basics.audio import SAMPLE_RATE_HZ
-from basics.labels import LABELS
-from perception.cues import FaceCues
 from perception.perceive import (
     FACE_CROP_MAX_SIDE_PX,
     perceive_audio,
-    pool_face_timeline,
     read_clip_face,
     read_clip_voice,
     read_voice,
@@ -22,27 +19,6 @@ from perception.perceive import (
 )
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-def frame(t_s: float, confidence: float, top: str = "joy") -> FaceCues:
-    probs = {label: (0.9 if label == top else 0.1 / (len(LABELS) - 1)) for label in LABELS}
-    return FaceCues(t_s, t_s + 0.2, confidence, probs, 0.5, 0.3, reason="" if confidence else "no face found")
-
-
-def test_a_face_timeline_pools_to_the_mean_of_its_faces_discounted_by_the_frames_without_one():
-    timeline = [frame(0.0, 0.8, "joy"), frame(0.2, 0.0), frame(0.4, 0.4, "sadness"), frame(0.6, 0.0)]
-    pooled = pool_face_timeline(timeline)
-    assert pooled.probs["joy"] == pytest.approx((0.9 + 0.1 / (len(LABELS) - 1)) / 2)
-    assert pooled.probs["joy"] == pytest.approx(pooled.probs["sadness"])
-    assert pooled.confidence == pytest.approx(0.6 * 2 / 4)  # mean confidence 0.6, a face in half the frames
-    assert pooled.faces_seen == 2 and pooled.t_end_s == pytest.approx(0.8)
-
-
-@pytest.mark.parametrize("timeline, reason", [([frame(0.0, 0.0)], "no face found"), ([], "the video has no frames")])
-def test_no_face_in_any_frame_pools_to_a_uniform_reading_at_confidence_zero(timeline, reason):
-    pooled = pool_face_timeline(timeline)
-    assert pooled.confidence == 0 and reason in pooled.reason
-    assert list(pooled.probs.values()) == pytest.approx([1 / len(LABELS)] * len(LABELS))
 
 
 class NoEncoder:
