@@ -163,7 +163,7 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
         found.append(f"cheer to words of loss or distress ({match.group(0)!r})")
     if user_text and (question := off_topic_question(text, user_text)):
         found.append(f"asks about something the person never mentioned ({question!r})")
-    if user_text and (match := LOSS_CONDOLENCE.search(text)) and not LOSS_CUES.search(NOT_A_LOSS.sub("", user_text)):
+    if user_text and (match := LOSS_CONDOLENCE.search(text)) and not names_a_loss(user_text):
         found.append(f"condolence for a loss nobody mentioned ({match.group(0)!r})")
     if match := SELF_STORY.search(text):
         found.append(f"tells a life of its own ({match.group(0)!r})")
@@ -174,6 +174,12 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
     if match := FEELING_CLAIM.search(text):
         found.append(f"claims to have feelings ({match.group(0)!r})")
     return found
+
+
+def names_a_loss(words: str) -> bool:
+    """Whether the person's words speak of a loss (a death, a breakup, "I miss him"), set phrases like "long lost"
+    aside."""
+    return bool(LOSS_CUES.search(NOT_A_LOSS.sub("", words)))
 
 
 def invented_person(reply: str, user_text: str) -> str | None:

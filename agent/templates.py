@@ -88,13 +88,12 @@ def template_reply(appraisal: Appraisal, said: str = "") -> str:
     """The safe reply for this appraisal; never empty. When the person's words (`said`) speak of a loss or harm,
     the celebration and joy templates are never used, whatever the appraisal read: a plain listening one without
     any tone is; sadness over a named loss is met with sorrow, other sadness with "that must be really hard"."""
-    from agent.reply_check import DISTRESS_CUES, LOSS_CUES, NOT_A_LOSS
+    from agent.reply_check import DISTRESS_CUES, names_a_loss
 
     if said and DISTRESS_CUES.search(said) and (appraisal.need == "celebration" or appraisal.emotion == "joy"):
         # the words and the appraisal disagree (a loss told warmly, good news after a hard time): no tone at all
         return MIXED_SIGNALS_REPLY
-    if said and LOSS_CUES.search(NOT_A_LOSS.sub("", said)) and appraisal.emotion == "sadness" \
-            and appraisal.need == "to_be_heard":
+    if said and names_a_loss(said) and appraisal.emotion == "sadness" and appraisal.need == "to_be_heard":
         # sorrow is said once a loss is named; before that "that must be hard" presumes less
         with_cause, without_cause = LOSS_TEMPLATE
     else:
