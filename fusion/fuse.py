@@ -51,9 +51,9 @@ MASKING_DISCOUNT = 0.3
 # power alone, their stray "neutral" still tipped the voice's close calls on RAVDESS (fused 0.492 against the voice
 # alone 0.526 held out by actor, p = 0.016).
 NEUTRAL_ABSTAINS: frozenset[str] = frozenset({"text"})
-# How sharply they abstain: their say is multiplied by (1 - p_neutral) ** power. 1 is the plain proportion; the
-# committed weights carry a power fitted by training/fit_fusion_weights.py, leave one actor out, on RAVDESS (the
-# same neutral sentence acted in every emotion), so that neutral words no longer tip the voice's close calls.
+# How sharply the other words (top reading not neutral) abstain: their say is multiplied by (1 - p_neutral) ** power.
+# 1 is the plain proportion; the committed weights carry a power chosen by training/fit_fusion_weights.py, leave one
+# actor out, on RAVDESS (now 1: there every sentence reads neutral first, so no power does better).
 DEFAULT_NEUTRAL_ABSTENTION_POWER = 1.0
 # Cap on readings buffered per modality (face at 5 fps for 5 x 1.5 s needs ~40).
 MAX_READINGS_PER_MODALITY = 64
@@ -259,15 +259,16 @@ def fuse(
     trust = {m: v.confidence * (MASKING_DISCOUNT if m in masking else 1.0) for m, v in active.items()}
 
     mass: dict[str, dict[str, float]] = {m: {} for m in active}  # a_m(c) * p_m(c): what each modality puts into label c
-    def abstain(m: str, label: str = "") -> float:
+    def abstain(m: str) -> float:
         if m in NEUTRAL_ABSTAINS and len(active) > 1:
             if top_label(probs_of[m]) == "neutral":  # words that read neutral say nothing: no say at all
                 return 0.0
             return max(0.0, 1.0 - probs_of[m]["neutral"]) ** weights.neutral_abstention_power
         return 1.0
 
+    say = {m: abstain(m) for m in active}  # the same for every label and for valence/arousal
     for label in LABELS:
-        support = {m: trust[m] * reliability[m].per_class[label] * abstain(m, label) for m in active}
+        support = {m: trust[m] * reliability[m].per_class[label] * say[m] for m in active}
         total_support = sum(support.values())
         for m in active:
             mass[m][label] = support[m] / total_support * probs_of[m][label] if total_support > 0 else 0.0
@@ -278,7 +279,7 @@ def fuse(
     share = {m: sum(mass[m].values()) / total_mass for m in active}
 
     def mixed(attribute: str) -> float:
-        support = {m: trust[m] * getattr(reliability[m], attribute) * abstain(m) for m in active}
+        support = {m: trust[m] * getattr(reliability[m], attribute) * say[m] for m in active}
         total = sum(support.values())
         return sum(support[m] * getattr(active[m], attribute) for m in active) / total if total > 0 else 0.0
 
