@@ -64,8 +64,9 @@ QUESTION_OPENERS = re.compile(
 INFORMATION_CUES = re.compile(
     r"\b(how (do|can|should|would) (i|we|you)|what (should|can|do) i|any (tips|advice|ideas|suggestions)|"
     r"can you (explain|help|tell|recommend|suggest)|is it (normal|okay|ok|safe|true)|what does|what is the best|"
-    r"where (can|do|should) i|is there (anything|a way|something)|which (one|is)|should i|recommend|how to|"
-    r"explain)\b", re.I)
+    r"where (can|do|should) i|is there (anything|a way|something)|which (one|is)|should i)\b"
+    # a request only where a sentence starts with it: "he taught me how to fish", "I can't explain it" ask nothing
+    r"|(^|[.!?]\s+)(how to|explain|recommend)\b", re.I)
 RHETORICAL = re.compile(r"^\s*(why (me|does|do|is|did|can't|cant|won't|wont|am)|how could (he|she|they|you))\b", re.I)
 WORRY_CUES = re.compile(
     r"\b(worr|anxious|nervous|scared|afraid|what if|panic|dread|terrif|frighten|uneasy|on edge|can't sleep|"

@@ -184,3 +184,17 @@ def test_auto_text_emotion_uses_the_model_and_the_lexicon_when_it_reads_neutral(
     assert top_label(function("My dog died and I cried all night.")) == "sadness"
     # the model reads this as neutral (measured); the cue "passed" then decides
     assert appraise_by_code("I passed my driving test today!", text_emotion=function).emotion == "joy"
+
+
+@pytest.mark.parametrize("text, need", [
+    ("My grandfather passed away last night. He taught me how to fish.", "to_be_heard"),
+    ("I can't explain how sad I am.", "to_be_heard"),
+    ("How to tell my boss I'm quitting", "information"),
+    ("Recommend me a book for a long flight", "information"),
+])
+def test_a_request_word_inside_a_sentence_asks_nothing(text, need):
+    # "how to" in "he taught me how to fish" made a grieving person's need "information": a template then asked
+    # what they needed to know
+    from agent.appraisal import choose_need
+
+    assert choose_need(text, "sadness", -0.5) == need
