@@ -41,7 +41,8 @@ EMOTION_CUES: dict[str, tuple[str, ...]] = {
                 "smelled awful", "stank", "stinks", "hair in my"),
     "fear": ("afraid", "scared", "scary", "terrif", "frighten", "fear", "nervous", "anxious", "anxiety", "worried",
              "worry", "panic", "dread", "what if", "uneasy", "on edge", "can't stop thinking about", "freaking out",
-             "tense", "shaking", "petrified", "spooked", "stress", "biopsy", "interview tomorrow", "exam tomorrow"),
+             "tense", "shaking", "petrified", "spooked", "stress", "biopsy", "interview tomorrow", "exam tomorrow",
+             "test tomorrow", "can't sleep", "cant sleep", "couldn't sleep"),
     "joy": ("happy", "glad", "thrilled", "excited", "delighted", "joy", "great news", "good news", "amazing",
             "awesome", "wonderful", "fantastic", "love it", "proud", "got the job", "got promoted", "promotion",
             "passed", "engaged", "married", "accepted", "won", "finally did it", "so grateful", "grateful",
@@ -56,6 +57,11 @@ EMOTION_CUES: dict[str, tuple[str, ...]] = {
                  "no way", "didn't expect", "did not expect", "suddenly", "out of the blue", "astonish", "whoa",
                  "blew my mind", "never thought", "turns out", "plot twist", "stunned"),
 }
+# Good-news words inside bad news ("passed over for the promotion", "didn't get the job"): a setback, read as
+# sadness, and its words count for no joy.
+SETBACKS = re.compile(
+    r"\b(passed over|didn'?t get|did not get|never got|wasn'?t (chosen|picked|selected|accepted|promoted|invited)|"
+    r"got rejected|turned (me )?down|gave (it|the job|the promotion) to|lost out|missed out)\b", re.I)
 NEGATORS = re.compile(r"\b(not|never|no|don't|dont|didn't|didnt|isn't|isnt|wasn't|wasnt|aren't|arent)\s+(\w+\s+)?$")
 
 QUESTION_OPENERS = re.compile(
@@ -106,7 +112,10 @@ def _cue_hits(text: str, cues: tuple[str, ...]) -> int:
 
 def lexicon_probs(text: str) -> dict[str, float]:
     """A cheap text-emotion reading from cue words; neutral when none match. Used only without a text model."""
+    setbacks = len(SETBACKS.findall(text))
+    text = SETBACKS.sub(" ", text)
     scores = {label: float(_cue_hits(text, cues)) for label, cues in EMOTION_CUES.items()}
+    scores["sadness"] += setbacks
     if GOOD_NEWS_CUES.search(text) and not any(scores[e] for e in NEGATIVE_EMOTIONS):
         scores["joy"] += 1.0
     scores["neutral"] = 0.6  # a floor: one weak cue beats neutral, nothing does not
@@ -361,6 +370,12 @@ def load_text_emotion(kind: str = "auto") -> tuple[TextEmotionFn | None, str]:
         if top_label(probs) == "neutral" or max(probs.values()) < UNSURE_TOP_PROB:
             cues = lexicon_probs(text)
             if top_label(cues) != "neutral":
+                return cues
+        elif top_label(probs) == "joy":
+            # joy against words of only bad news ("passed over for the promotion again", "my test is tomorrow and
+            # I can't sleep"): cheering a setback is the worst misreading, so the words decide
+            cues = lexicon_probs(text)
+            if top_label(cues) in NEGATIVE_EMOTIONS and _cue_hits(SETBACKS.sub(" ", text), EMOTION_CUES["joy"]) == 0:
                 return cues
         return probs
 
