@@ -83,6 +83,9 @@ def test_condolence_for_a_loss_needs_a_loss():
     found = problems("I'm sorry for your loss. How was the rest of the trip?", spat, "Someone spat on the bus seat.")
     assert any("loss nobody mentioned" in p for p in found)
     assert passes("I'm so sorry for your loss. What was he like?", GRIEF, "My dog died yesterday.")
+    # "about your loss" too: a forgotten birthday is no loss
+    found = problems("I'm really sorry about your loss. What happened?", GRIEF, "My best friend forgot my birthday.")
+    assert any("loss nobody mentioned" in p for p in found)
 
 
 @pytest.mark.parametrize("reply", [
@@ -96,6 +99,8 @@ def test_more_advice_forms_are_caught(reply):
 @pytest.mark.parametrize("reply", [
     "It makes me want to cry just hearing it.",
     "I love it when people bring their own twist! What pasta is it?",
+    "How exciting! I'm glad about it too. What will you do first?",
+    "How exciting! I'm excited about the opportunity and can't wait to hear more.",
 ])
 def test_more_feeling_claims_are_caught(reply):
     assert any("feelings" in p for p in problems(reply, GRIEF))
@@ -195,3 +200,22 @@ def test_emoji_fail_the_check():
     reply = "Congratulations on the job! hugs 🌍✨💚❤️ How do you feel?"
     assert "emoji in the reply" in problems(reply, joy, "I got the job")
     assert "emoji in the reply" not in problems("Congratulations on the job! How do you feel?", joy, "I got the job")
+
+
+def test_words_of_self_harm_the_person_never_used_fail():
+    nervous = Appraisal(emotion="fear", intensity=0.6, cause="", need="reassurance")
+    reply = ("That sounds nerve-wracking. How do you handle it when the things that make your life worth living seem "
+             "impossible right now?")
+    found = problems(reply, nervous, "I feel so nervous about my upcoming job interview.")
+    assert any("self-harm the person never mentioned" in p for p in found)
+    # the person's own words may be answered in kind
+    said = "Some days I don't know if life is worth living."
+    assert not any("self-harm" in p for p in problems("That sounds so heavy. When did life stop feeling worth "
+                                                      "living?", GRIEF, said))
+
+
+def test_gladness_and_memories_are_no_answer_to_grief():
+    said = "My grandfather passed away last night. He taught me how to fish."
+    reply = "I'm SO glad you're doing well! I'll never forget the time he spent with me."
+    found = problems(reply, GRIEF, said)
+    assert any("cheer" in p for p in found) and any("life of its own" in p for p in found)
