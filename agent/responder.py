@@ -25,6 +25,7 @@ from agent.backends.base import GenerationParams, LLMBackend, LLMError, one_line
 from agent.cause_finder import CauseFinder
 from agent.contracts import Appraisal, Reply
 from agent.exemplars import ExemplarRetriever
+from agent.openers import reaction_opener, without_repeated_reaction
 from agent.prompts import STOP_SEQUENCES, build_compact_messages, build_messages, compact_prefix, normalise_coe
 from agent.reply_check import problems, sentences, trim_to_sentence
 from agent.safety_level import Detector, SafetyAssessment, assess, concern_line
@@ -177,6 +178,10 @@ class Responder:
         if self.backend is None:
             status.append("no LLM backend: template reply")
         else:
+            # EBG: the appraisal's reaction is said first, in code, and the model continues from it (a backend that
+            # cannot continue a started reply writes the whole reply itself)
+            opener = reaction_opener(appraisal, said, history) \
+                if getattr(self.backend, "continues_reply", False) else ""
             if self.prompt_style == "compact" and not history and hasattr(self.backend, "prime"):
                 # a conversation starts from the same cached prefix every time: replay repeats byte for byte
                 try:
@@ -193,17 +198,28 @@ class Responder:
                                                         skip=attempt * EXEMPLARS_PER_PROMPT)
                     messages = build_messages(text, appraisal, exemplars, history, self.coe)
                 pieces: list[str] = []
+                if opener:
+                    messages.append({"role": "assistant", "content": opener})
+                    if first_token_s is None:  # the person sees the opener's words at once
+                        first_token_s = time.perf_counter() - started
+                    if on_token:
+                        on_token(opener)
                 try:
                     for piece in self.backend.stream(messages, params):
                         if first_token_s is None:
                             first_token_s = time.perf_counter() - started
+                        if opener and not pieces and piece[:1].isalnum():
+                            piece = " " + piece  # the continuation's first piece may come without its space
                         pieces.append(piece)
                         if on_token:
                             on_token(piece)
                 except LLMError as err:
                     status.append(f"LLM failed ({one_line(err)}): template reply")
                     break
-                reply_text = tidy_reply("".join(pieces))
+                continuation = "".join(pieces)
+                if opener:
+                    continuation = f"{opener} {without_repeated_reaction(opener, continuation)}"
+                reply_text = tidy_reply(continuation)
                 found = problems(reply_text, appraisal, said)
                 if not found:
                     if check_in:

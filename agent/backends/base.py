@@ -28,6 +28,8 @@ class LLMBackend(Protocol):
     model: str  # what a person would call the model
     remote: bool  # True when messages leave this machine
     capable: bool  # True when it can be trusted to write the appraisal as JSON
+    # True when a last assistant message is continued rather than answered (the responder's opener needs it)
+    continues_reply: bool
 
     def stream(self, messages: list[dict[str, str]], params: GenerationParams) -> Iterator[str]:
         """Yield the reply text piece by piece. Raises LLMError."""

@@ -145,6 +145,7 @@ class LlamaCppBackend:
 
     name = "llamacpp"
     remote = False
+    continues_reply = True  # llama.cpp's server continues a last assistant message (assistant prefill, on by default)
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = N_CTX_DEFAULT,
                  n_threads: int = N_THREADS_DEFAULT, capable: bool | None = None, cache_prompt: bool = False) -> None:

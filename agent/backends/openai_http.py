@@ -32,6 +32,8 @@ class OpenAIHTTPBackend:
     """Chat completions from a server. `remote` is True unless the server is on this machine."""
 
     name = "openai"
+    # OpenAI's own API answers a last assistant message with a new one instead of continuing it: no opener
+    continues_reply = False
 
     def __init__(self, base_url: str, model: str | None = None, api_key: str | None = None,
                  capable: bool = True, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:

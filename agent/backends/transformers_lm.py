@@ -102,12 +102,17 @@ def _save_converted(lm: Any, tokenizer: Any, target: Path) -> None:
 
 
 def _prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> Any:
+    # a last assistant message is the start of the reply (the responder's opener): the model continues it
+    started = messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else None
     if getattr(tokenizer, "chat_template", None):
-        encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+        encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=started is None,
+                                                continue_final_message=started is not None, return_tensors="pt",
                                                 return_dict=True)
         return encoded["input_ids"], encoded.get("attention_mask")
     # base models without a chat template: plain "role: text" lines, the assistant's turn left open
-    text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+    before = messages[:-1] if started is not None else messages
+    text = "".join(f"{m['role']}: {m['content']}\n" for m in before) + "assistant:" + (
+        f" {started}" if started is not None else "")
     encoded = tokenizer(text, return_tensors="pt")
     return encoded["input_ids"], encoded.get("attention_mask")
 
@@ -117,6 +122,7 @@ class TransformersBackend:
 
     name = "transformers"
     remote = False
+    continues_reply = True  # a last assistant message is continued (continue_final_message), see the responder
 
     def __init__(self, model: str, capable: bool = False, n_threads: int | None = None, device: str = "cpu",
                  gguf_file: str | None = None, allow_download: bool = False) -> None:

@@ -2,6 +2,7 @@ import pytest
 
 from agent.backends.base import LLMError
 from agent.exemplars import ExemplarRetriever
+from agent.openers import OPENERS
 from agent.reply_check import problems
 from agent.responder import Responder, tidy_reply
 from agent.safety import CRISIS_MESSAGES
@@ -174,11 +175,13 @@ def embedded():
 @pytest.mark.slow
 def test_embedded_model_generates_a_reply_that_passes_the_check(embedded):
     tokens = []
-    reply = embedded.respond("I have a job interview tomorrow and I'm really nervous.", on_token=tokens.append)
+    reply = embedded.respond(GRIEF, on_token=tokens.append)
     assert reply.route == "generated", reply.status
-    assert problems(reply.text, reply.appraisal) == []
+    assert problems(reply.text, reply.appraisal, GRIEF) == []
     assert reply.backend == "llamacpp" and reply.model == "SmolLM2-135M-Instruct"
     assert len(tokens) >= 5  # streamed piece by piece, not in one lump
+    # the opener (the appraisal's reaction) is on screen first, and the model's words continue it
+    assert tokens[0] in OPENERS["loss"] and reply.text.startswith(tokens[0] + " ")
     assert reply.first_token_s is not None and reply.first_token_s < reply.latency_s
 
 

@@ -136,6 +136,19 @@ def test_primed_prefix_cache_evaluates_only_new_tokens_and_replays_byte_identica
 
     first = talk(conversation)
     timings = backend.last_timings
-    assert timings["cache_n"] >= 200 and timings["prompt_n"] < 120, timings  # the prefix came from the cache
+    # the fixed prefix (256 tokens) came from the cache; only the turn's own tokens were read (the last turn, the
+    # note, the words and the opener: under 200)
+    assert timings["cache_n"] >= 250 and timings["prompt_n"] < 200, timings
     talk(["I got the job I wanted!", "I start on Monday."])  # another conversation fills the cache with its words
     assert talk(conversation) == first
+
+
+def test_a_started_reply_is_continued_not_answered(embedded):
+    # the responder's opener: llama.cpp's assistant prefill goes on from the given words instead of a new turn
+    started = MESSAGES + [{"role": "assistant", "content": "I'm so sorry."}]
+    params = GenerationParams(max_tokens=25, temperature=0.0, seed=0, stop=("\n",))
+    continued = complete(embedded, started, params)
+    fresh = complete(embedded, MESSAGES, params)
+    assert embedded.continues_reply is True
+    assert continued.strip() and continued != fresh
+    assert "<|im_" not in continued and "assistant" not in continued.lower()

@@ -69,6 +69,22 @@ def test_abandoned_stream_and_close(tiny_model_dir):
         complete(backend, MESSAGES, GenerationParams(max_tokens=4))
 
 
+def test_a_started_reply_is_continued(tiny_model_dir):
+    # the responder's opener: the prompt ends inside the assistant's turn, right after its words
+    from transformers import AutoTokenizer
+
+    from agent.backends.transformers_lm import _prompt_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    started = MESSAGES + [{"role": "assistant", "content": "I'm so sorry."}]
+    prompt = tokenizer.decode(_prompt_ids(tokenizer, started)[0][0])
+    assert prompt.rstrip().endswith("so sorry.")  # not a new, empty assistant turn after it
+    fresh = tokenizer.decode(_prompt_ids(tokenizer, MESSAGES)[0][0])
+    assert "sorry." not in fresh
+    backend = make_backend("transformers", model=str(tiny_model_dir))
+    assert backend.continues_reply is True and complete(backend, started, GenerationParams(max_tokens=4))
+
+
 def test_a_hub_name_not_on_this_machine_is_a_one_line_error():
     with pytest.raises(LLMError, match="cannot be loaded offline") as err:
         make_backend("transformers", model="no-such-org/no-such-model-7b")
