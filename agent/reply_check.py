@@ -45,7 +45,8 @@ FEELING_CLAIM = re.compile(
     r"\b(i (feel|felt|am feeling|'m feeling|have felt)\b(?! (like )?(that )?you)|i'?m (so |very |really )?"
     r"(sad|upset|angry|scared|heartbroken|crying|hurt|devastated|lonely|anxious|nervous|excited) (too|as well|"
     r"for you)|i'?m (so |very |really )?(glad|happy|excited) (about (it|that|this) )?(too|as well)|"
-    r"i'?m (so |very |really )?excited about|i (cried|was heartbroken|was devastated)|(breaks|broke) my heart|makes me (sad|cry|angry|happy)|"
+    r"i'?m (so |very |really )?excited about|i (cried|was heartbroken|was devastated)|(breaks|broke) my heart|"
+    r"makes me (sad|cry|angry|happy)|"
     r"as (someone|a person|a human) who (feels|has felt)|i know (exactly )?how you feel|i'?ve been there|"
     r"(that|it|this) happened to me|same (thing )?happened to me|me too|i went through|makes me (want|feel)|"
     r"i (love|hate|enjoy) it when)\b", re.I)
@@ -54,7 +55,8 @@ FEELING_CLAIM = re.compile(
 SELF_HARM_TALK = re.compile(r"\b(worth living|suicid\w*|kill(ing)? (yourself|myself|themselves)|end(ing)? (your|my|"
                             r"their) (own )?life|self-harm\w*|hurt(ing)? yourself|want(ed)? to die)\b", re.I)
 # Condolence for a loss is wrong when nobody lost anything ("sorry for your loss" to a spilled coffee).
-LOSS_CONDOLENCE = re.compile(r"\b(sorry (for|about) your loss|my condolences|rest in peace|may (he|she|they) rest)\b", re.I)
+LOSS_CONDOLENCE = re.compile(r"\b(sorry (for|about) your loss|my condolences|rest in peace|may (he|she|they) rest)\b",
+                             re.I)
 LOSS_CUES = re.compile(r"\b(died|dead|death|passed|lost|loss|losing|funeral|gone|put (him|her|it) down|to sleep|"
                        r"miss(ing)? (him|her|them|my)|grie\w*|broke up|divorce)", re.I)
 # Words that no cheer may answer, whatever the appraisal read: death, illness, loss, being left or hurt.
@@ -72,7 +74,8 @@ SELF_STORY = re.compile(
     r"\b(makes? me (appreciate|think|remember|realize|realise|grateful|wonder)|my own|i (already )?have (a|an|my|"
     r"two|three|kids|children|pets?)\b|when i was (a|young|little|your age)|i remember (when|my)|i used to|"
     r"my (?!condolences|pleasure|best|sympathies|heart goes out)[a-z]+|(i'?ll|i will|we'?ll) see you|"
-    r"see you (tomorrow|soon|there|later|in|at)|i('?ll| will) never forget|(in|at) the (store|office|shop) (tomorrow|today))\b", re.I)
+    r"see you (tomorrow|soon|there|later|in|at)|i('?ll| will) never forget|"
+    r"(in|at) the (store|office|shop) (tomorrow|today))\b", re.I)
 # People the person never mentioned ("How about your son?" to someone who spoke of a dog): invented, and it shows.
 PEOPLE = ("son", "daughter", "kids", "children", "child", "wife", "husband", "partner", "boyfriend", "girlfriend",
           "mom", "mum", "mother", "dad", "father", "parents", "brother", "sister", "grandma", "grandmother",
