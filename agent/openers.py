@@ -40,6 +40,11 @@ OPENERS: dict[str, tuple[str, ...]] = {
 }
 
 
+def is_opener(text: str) -> bool:
+    """Whether `text` is one of the openers (a UI may show it at once: the final reply always starts with it)."""
+    return any(text == opener for wordings in OPENERS.values() for opener in wordings)
+
+
 def opener_tone(appraisal: Appraisal, said: str = "") -> str | None:
     """The key into OPENERS for this appraisal, or None when no tone should be voiced."""
     if appraisal.intensity < OPENER_MIN_INTENSITY or appraisal.emotion in ("neutral", "surprise"):

@@ -175,6 +175,7 @@ class Responder:
         first_token_s: float | None = None
         # everything the person said: what the check and the template may refer to without inventing
         said = " ".join([content for role, content in history if role == "user"] + [text])
+        opener = ""
         if self.backend is None:
             status.append("no LLM backend: template reply")
         else:
@@ -182,6 +183,10 @@ class Responder:
             # cannot continue a started reply writes the whole reply itself)
             opener = reaction_opener(appraisal, said, history) \
                 if getattr(self.backend, "continues_reply", False) else ""
+            if opener:  # on screen before anything slow (priming the cache, retrieval, the model)
+                first_token_s = time.perf_counter() - started
+                if on_token:
+                    on_token(opener)
             if self.prompt_style == "compact" and not history and hasattr(self.backend, "prime"):
                 # a conversation starts from the same cached prefix every time: replay repeats byte for byte
                 try:
@@ -200,9 +205,7 @@ class Responder:
                 pieces: list[str] = []
                 if opener:
                     messages.append({"role": "assistant", "content": opener})
-                    if first_token_s is None:  # the person sees the opener's words at once
-                        first_token_s = time.perf_counter() - started
-                    if on_token:
+                    if attempt and on_token:  # a retry starts again from the same words
                         on_token(opener)
                 try:
                     for piece in self.backend.stream(messages, params):
@@ -232,7 +235,8 @@ class Responder:
                 status.append(f"attempt {attempt + 1} failed the check: {'; '.join(found)}")
             if on_restart:
                 on_restart()
-        fallback = template_reply(appraisal, said)
+        # after an opener the template keeps it: what the person has seen stays (no word taken back)
+        fallback = template_reply(appraisal, said, opener)
         if check_in:
             fallback = f"{fallback} {check_in}"
         if on_token:

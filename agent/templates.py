@@ -84,10 +84,22 @@ def second_person(words: str) -> str:
     return turned[:1].lower() + turned[1:] if turned[:2] != "I " else turned
 
 
-def template_reply(appraisal: Appraisal, said: str = "") -> str:
+def template_reply(appraisal: Appraisal, said: str = "", opener: str = "") -> str:
     """The safe reply for this appraisal; never empty. When the person's words (`said`) speak of a loss or harm,
     the celebration and joy templates are never used, whatever the appraisal read: a plain listening one without
-    any tone is; sadness over a named loss is met with sorrow, other sadness with "that must be really hard"."""
+    any tone is; sadness over a named loss is met with sorrow, other sadness with "that must be really hard".
+
+    `opener`: the reaction already shown to the person (agent/openers.py) when the model's attempts failed the
+    check; it takes the place of the template's own first sentence (its reaction), so that no word on screen is
+    taken back."""
+    reply = _template(appraisal, said)
+    if not opener:
+        return reply
+    rest = re.split(r"(?<=[.!?])\s+", reply, maxsplit=1)
+    return f"{opener} {rest[1]}" if len(rest) == 2 else opener
+
+
+def _template(appraisal: Appraisal, said: str) -> str:
     from agent.reply_check import DISTRESS_CUES, names_a_loss
 
     if said and DISTRESS_CUES.search(said) and (appraisal.need == "celebration" or appraisal.emotion == "joy"):

@@ -1,10 +1,12 @@
 """Responder speed on this machine: `run(quick) -> dict` of medians (the lead wires it into `empathic bench`).
 
 Targets from the issue: code appraisal <= 50 ms; time to first token <= 1.5 s and full reply <= 4.0 s (measured
-through Responder.respond, so retrieval, prompt and check are included). Besides seconds, which a busy box inflates,
-it reports what does not depend on the load: prompt tokens llama.cpp evaluated per reply, tokens it took from the
-prefix cache, and tokens generated. The larger model (`empathic setup --model qwen2.5-1.5b`) is measured too when
-it is in the cache, with its compact prompt whose fixed prefix stays cached.
+through Responder.respond, so retrieval, prompt and check are included). The first words a person sees are the
+opener (agent/openers.py), written in code before the model runs; the model's own first token is reported apart.
+Besides seconds, which a busy box inflates, it reports what does not depend on the load: prompt tokens llama.cpp
+evaluated per reply, tokens it took from the prefix cache, and tokens generated. The larger model (`empathic setup
+--model qwen2.5-1.5b`) is measured too when it is in the cache, with its compact prompt whose fixed prefix stays
+cached.
 
     .venv/bin/python -m benchmarks.responder [--quick]
 """
@@ -27,17 +29,31 @@ LARGE_MODEL = "qwen2.5-1.5b"
 
 def _measure(model: str | None, turns: tuple[str, ...], repeats: int) -> dict[str, Any]:
     from agent.backends import make_backend
+    from agent.openers import OPENERS
     from agent.responder import Responder
 
     backend = make_backend("llamacpp", model=model)
     responder = Responder(backend)
     responder.respond("Hello there.")  # warm-up: loads the embedding model, reads the prompt prefix once
-    first, full, prompt_n, cache_n, predicted_n = [], [], [], [], []
+    first, model_first, full, prompt_n, cache_n, predicted_n = [], [], [], [], [], []
+    openers = {opener for wordings in OPENERS.values() for opener in wordings}
     for text in turns * repeats:
         # each turn as the second of a conversation: the compact prompt's prefix is already cached, as it would be
-        reply = responder.respond(text, history=[("user", "Hello there."), ("assistant", "Hi, I'm listening.")])
+        pieces: list[tuple[float, str]] = []
+        started = time.perf_counter()
+
+        def seen(piece: str, t0: float = started, got: list[tuple[float, str]] = pieces) -> None:
+            got.append((time.perf_counter() - t0, piece))
+
+        reply = responder.respond(text, history=[("user", "Hello there."), ("assistant", "Hi, I'm listening.")],
+                                  on_token=seen)
         if reply.first_token_s is not None:
             first.append(reply.first_token_s)
+        # the first piece is the opener (written in code, shown at once) where there is one; the model's own first
+        # token is the piece after it
+        model_pieces = pieces[1:] if pieces and pieces[0][1] in openers else pieces
+        if model_pieces and reply.route != "crisis":
+            model_first.append(model_pieces[0][0])
         full.append(reply.latency_s)
         timings = getattr(backend, "last_timings", {})
         if timings:
@@ -46,6 +62,8 @@ def _measure(model: str | None, turns: tuple[str, ...], repeats: int) -> dict[st
             predicted_n.append(timings.get("predicted_n", 0))
     backend.close()
     out = {"reply_first_token_s_median": round(statistics.median(first), 3) if first else float("nan"),
+           "reply_model_first_token_s_median": round(statistics.median(model_first), 3) if model_first
+           else float("nan"),
            "reply_full_s_median": round(statistics.median(full), 3),
            "prompt_style": responder.prompt_style}
     if prompt_n:

@@ -186,14 +186,16 @@ def chat_messages(snapshot: Mapping[str, Any]) -> list[dict[str, str]]:
     """The conversation as shown: the person's words as soon as they are known, then "thinking" until the reply.
 
     The reply appears whole, once the reply check has passed: a streamed attempt the check rejects would otherwise
-    show as words being taken back."""
+    show as words being taken back. Only its opener (the appraisal's reaction, "I'm so sorry.") shows at once, with
+    an ellipsis while the rest is written: every attempt and the fallback start with it."""
     chat = [dict(m) for m in snapshot["chat"]]
     pending = snapshot.get("pending_user_text") or ""
     if pending and not (chat and chat[-1]["role"] == "user" and chat[-1]["content"] == pending):
         chat.append({"role": "user", "content": pending})
     waiting = bool(snapshot.get("busy")) or bool(snapshot.get("replying"))
+    opening = snapshot.get("reply_opening") or ""
     if chat and chat[-1]["role"] == "user" and (waiting or pending):
-        chat.append({"role": "assistant", "content": THINKING})
+        chat.append({"role": "assistant", "content": f"{opening} …" if opening and not pending else THINKING})
     elif waiting:
         chat.append({"role": "assistant", "content": HEARING})
     return chat

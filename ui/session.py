@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from agent.contracts import Reply
+from agent.openers import is_opener
 from basics.audio import SAMPLE_RATE_HZ  # what VAD, ASR and prosody expect
 from basics.labels import top_label
 from fusion.state import EmotionState
@@ -110,6 +111,9 @@ class LiveSession:
         self.turns: list[Turn] = []
         self.chat: list[dict[str, str]] = []  # {"role": "user"|"assistant", "content": ...}
         self.partial_reply: str = ""  # the reply being written (the screen shows only the checked reply)
+        # the reply's opener (agent/openers.py), shown at once: every attempt and the fallback start with it, so it is
+        # never taken back
+        self.reply_opening: str = ""
         self.pending_user_text: str = ""  # what the person said, shown as soon as ASR knows it, before the turn
         self.replying = False  # a reply is being worked out (the screen shows "thinking")
         self.last_face: FaceCues | None = None
@@ -386,6 +390,7 @@ class LiveSession:
                 self.pending_user_text = ""
                 self.replying = True
                 self.partial_reply = ""
+                self.reply_opening = ""
                 self.counters["turns"] += 1
                 self._changed()
                 state = self.state
@@ -400,6 +405,8 @@ class LiveSession:
 
             def stream_token(piece: str) -> None:
                 with self._lock:
+                    if not self.partial_reply and not self.reply_opening and is_opener(piece):
+                        self.reply_opening = piece
                     self.partial_reply += piece
                     self._changed()
                 if on_token is not None:
@@ -412,6 +419,7 @@ class LiveSession:
             speech_end_to_reply_s = time.perf_counter() - ended_at if ended_at is not None else None
             with self._lock:
                 self.partial_reply = ""
+                self.reply_opening = ""
                 self.replying = False
                 if reply is not None:
                     self.last_safety = (reply.appraisal.safety_level, reply.appraisal.safety_reason)
@@ -477,6 +485,7 @@ class LiveSession:
                 "views": views,
                 "chat": [dict(m) for m in self.chat],
                 "partial_reply": self.partial_reply,
+                "reply_opening": self.reply_opening,
                 "pending_user_text": self.pending_user_text,
                 "replying": self.replying,
                 "busy": self.busy_turns > 0,

@@ -1,7 +1,7 @@
 import pytest
 
 from agent.contracts import Appraisal
-from agent.openers import OPENERS, opener_tone, reaction_opener, without_repeated_reaction
+from agent.openers import OPENERS, is_opener, opener_tone, reaction_opener, without_repeated_reaction
 from agent.reply_check import problems, valence_consistent
 from agent.responder import Responder
 from evaluation.reply_scores import emotional_reaction
@@ -97,3 +97,40 @@ def test_a_backend_that_cannot_continue_a_reply_writes_it_whole():
 def test_the_continuation_starts_its_own_sentence():
     assert without_repeated_reaction("How exciting!", " that's a great way to celebrate.") == \
         "That's a great way to celebrate."
+
+
+def test_a_failed_model_keeps_the_opener_the_person_has_seen():
+    # both attempts fail the check: the template takes over but keeps the opener in place of its own reaction
+    backend = ContinuingBackend("I'll never forget my own dog.")
+    events = []
+    said = "My dog died yesterday and the house feels so empty."
+    reply = Responder(backend, retriever=None, prompt="compact").respond(
+        said, on_token=events.append, on_restart=lambda: events.append(None))
+    opener = backend.calls[0][-1]["content"]
+    assert is_opener(opener) and not is_opener(reply.text)
+    assert reply.route == "fallback" and reply.text.startswith(opener + " ") and reply.text.count("sorry") == 1
+    assert problems(reply.text, reply.appraisal, said) == []
+    # the first words of every attempt, and of the fallback, are the opener: nothing the person saw is taken back
+    firsts = [events[0]] + [events[i + 1] for i, e in enumerate(events[:-1]) if e is None]
+    assert len(firsts) == 3 and firsts[:2] == [opener, opener] and firsts[2].startswith(opener)
+
+
+@pytest.mark.parametrize(("emotion", "need", "said"), [
+    ("sadness", "to_be_heard", "My dog died yesterday."),
+    ("sadness", "to_be_heard", "My best friend forgot my birthday."),
+    ("anger", "to_be_heard", "My landlord kept my whole deposit."),
+    ("anger", "information", "My landlord kept my deposit. How do I get it back?"),
+    ("disgust", "to_be_heard", "There was a hair in my soup."),
+    ("fear", "reassurance", "I have my driving test tomorrow and I can't sleep."),
+    ("joy", "to_be_heard", "We spent the whole day at the beach."),
+    ("joy", "celebration", "I got the job!"),
+])
+def test_every_template_after_an_opener_reads_as_one_reply_and_passes_the_check(emotion, need, said):
+    from agent.templates import template_reply
+
+    for cause in ("", said.rstrip(".!?")):
+        read = Appraisal(emotion=emotion, intensity=0.5, cause=cause, need=need)
+        opener = reaction_opener(read, said)
+        reply = template_reply(read, said, opener)
+        assert opener and reply.startswith(opener + " ") and len(reply) > len(opener) + 5, reply
+        assert problems(reply, read, said) == [], reply

@@ -151,6 +151,16 @@ def test_the_persons_words_show_at_once_then_thinking_then_the_reply():
     assert panel_text.chat_messages(done) == done["chat"]
 
 
+def test_the_replys_opener_shows_at_once_and_the_rest_when_checked():
+    turn = {"chat": [{"role": "user", "content": "My dog died."}], "busy": True, "replying": True,
+            "pending_user_text": "", "partial_reply": "I'm so sorry. He was", "reply_opening": "I'm so sorry."}
+    # the opener (which every attempt and the fallback keep) and an ellipsis; never the attempt being written
+    assert panel_text.chat_messages(turn)[-1] == {"role": "assistant", "content": "I'm so sorry. …"}
+    done = {**turn, "busy": False, "replying": False, "partial_reply": "", "reply_opening": "",
+            "chat": turn["chat"] + [{"role": "assistant", "content": "I'm so sorry. What was he like?"}]}
+    assert panel_text.chat_messages(done) == done["chat"]
+
+
 def test_timeline_breaks_the_line_at_gaps():
     t, v = with_gaps([0.0, 0.2, 0.4, 30.0, 30.2], [0.1, 0.2, 0.3, 0.4, 0.5])
     assert len(t) == 6 and math.isnan(v[3]) and t[3] == pytest.approx(15.2)

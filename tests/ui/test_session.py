@@ -178,6 +178,21 @@ def test_typed_text_streams_the_reply(models):
     assert session.on_text("   ") is None and session.counters["turns"] == 1
 
 
+def test_the_replys_opener_is_on_screen_while_the_rest_is_written(models):
+    from ui import panel_text
+
+    session = LiveSession(models)
+    shown: list[list[dict]] = []
+    said = "My dog died yesterday and the house feels so empty."
+    turn = session.on_text(said, on_token=lambda piece: shown.append(panel_text.chat_messages(session.snapshot())))
+    assert turn.reply is not None and len(shown) >= 2
+    opening = shown[0][-1]["content"]
+    # from the first piece on, the page shows the opener and an ellipsis, never an attempt being written
+    assert opening.endswith(" …") and all(view[-1]["content"] == opening for view in shown)
+    assert turn.reply.text.startswith(opening[:-2] + " ")
+    assert session.snapshot()["reply_opening"] == ""  # cleared once the reply is in the chat
+
+
 def test_a_remote_llm_gets_nothing_without_remote_consent(models):
     class RemoteSpy:  # stands where an HTTP backend's responder would: records what would have left the machine
         def __init__(self):
