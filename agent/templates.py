@@ -64,6 +64,33 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+# What follows an opener already shown (agent/openers.py) when the model's attempts failed: the template without
+# its own reaction, keeping the person's words where they fit ({Cause}: the cause turned to the second person, as
+# the start of a sentence). Same keys as TEMPLATES.
+AFTER_OPENER: dict[str, dict[str, tuple[str, str]]] = {
+    "to_be_heard": {
+        "anger": ("{Cause}, and it makes sense to feel angry about that. What happened next?",
+                  "It makes sense to feel angry about that. What happened next?"),
+        "disgust": ("{Cause}; no wonder it put you off. How are you doing now?",
+                    "No wonder it put you off. How are you doing now?"),
+        "joy": ("{Cause}: what made it feel so good?", "What made it feel so good?"),
+        "*": ("{Cause}, and that's a lot to carry. What has been the hardest part?",
+              "I'm listening. What has been the hardest part?"),
+    },
+    "reassurance": {
+        "*": ("It makes sense to feel uneasy when {cause}. What worries you most right now?",
+              "It makes sense to feel uneasy. What worries you most right now?"),
+    },
+    "information": {
+        "*": ("Could you tell me a bit more about what you need to know?", ""),
+    },
+    "celebration": {
+        "*": ("{Cause}! What are you most looking forward to now?", "What are you most looking forward to now?"),
+    },
+}
+LOSS_AFTER_OPENER = ("It sounds like {cause}, and that's a lot to carry. What has been the hardest part?",
+                     "I'm listening. What has been the hardest part?")
+
 LOSS_TEMPLATE = ("I'm so sorry. It sounds like {cause}, and that's a lot to carry. What has been the hardest part?",
                  "I'm so sorry, that sounds like a lot to carry. I'm listening. What has been the hardest part?")
 MIXED_SIGNALS_REPLY = "That sounds like a lot to take in. I'm listening. How are you feeling about it now?"
@@ -90,26 +117,20 @@ def template_reply(appraisal: Appraisal, said: str = "", opener: str = "") -> st
     any tone is; sadness over a named loss is met with sorrow, other sadness with "that must be really hard".
 
     `opener`: the reaction already shown to the person (agent/openers.py) when the model's attempts failed the
-    check; it takes the place of the template's own first sentence (its reaction), so that no word on screen is
-    taken back."""
-    reply = _template(appraisal, said)
-    if not opener:
-        return reply
-    rest = re.split(r"(?<=[.!?])\s+", reply, maxsplit=1)
-    return f"{opener} {rest[1]}" if len(rest) == 2 else opener
-
-
-def _template(appraisal: Appraisal, said: str) -> str:
+    check; the reply starts with it and goes on without a reaction of its own (AFTER_OPENER), so that no word on
+    screen is taken back."""
     from agent.reply_check import DISTRESS_CUES, names_a_loss
 
     if said and DISTRESS_CUES.search(said) and (appraisal.need == "celebration" or appraisal.emotion == "joy"):
         # the words and the appraisal disagree (a loss told warmly, good news after a hard time): no tone at all
         return MIXED_SIGNALS_REPLY
-    if said and names_a_loss(said) and appraisal.emotion == "sadness" and appraisal.need == "to_be_heard":
+    loss = bool(said) and names_a_loss(said) and appraisal.emotion == "sadness" and appraisal.need == "to_be_heard"
+    table = AFTER_OPENER if opener else TEMPLATES
+    if loss:
         # sorrow is said once a loss is named; before that "that must be hard" presumes less
-        with_cause, without_cause = LOSS_TEMPLATE
+        with_cause, without_cause = LOSS_AFTER_OPENER if opener else LOSS_TEMPLATE
     else:
-        by_emotion = TEMPLATES[appraisal.need]
+        by_emotion = table[appraisal.need]
         with_cause, without_cause = by_emotion.get(appraisal.emotion, by_emotion["*"])
     # only the person's own words turn into "you ...": a cause the agent said would read as theirs
     own = appraisal.cause if appraisal.cause_speaker == "user" else ""
@@ -117,6 +138,8 @@ def _template(appraisal: Appraisal, said: str) -> str:
     # sentence: inside a template the rest would read as a stray lower-case sentence
     own = re.split(r"(?<=[.!?])\s+", own.strip(), maxsplit=1)[0] if own else ""
     cause = second_person(LEADING_FILLER.sub("", own)) if own else ""
-    if MIN_CAUSE_WORDS <= len(cause.split()) <= MAX_CAUSE_WORDS and "{cause}" in with_cause:
-        return with_cause.format(cause=cause)
-    return without_cause or with_cause
+    if MIN_CAUSE_WORDS <= len(cause.split()) <= MAX_CAUSE_WORDS and "ause}" in with_cause:
+        reply = with_cause.format(cause=cause, Cause=cause[:1].upper() + cause[1:])
+    else:
+        reply = without_cause or with_cause
+    return f"{opener} {reply}" if opener else reply
