@@ -115,7 +115,8 @@ def wait_for(condition: Callable[[], object], what: str, timeout_s: float) -> No
 
 def spoken_turn_timings(page, said: str, replies: list[str], thinking: str) -> list[dict[str, float]]:
     """For each reply on screen: seconds from the end of the speech it answers (the microphone level, in the page)
-    to the person's words on screen, to "thinking", and to the reply's first word and whole reply on screen.
+    to the person's words on screen, to "thinking" (or the reply's opener, whichever shows first), and to the reply's
+    first word and whole reply on screen.
 
     The speech a turn answers is the last speech end before the person's words appeared for that turn (the words
     come within a second or two of it; the sample speech repeats every ~7 s)."""
@@ -136,7 +137,10 @@ def spoken_turn_timings(page, said: str, replies: list[str], thinking: str) -> l
         if not before:
             continue
         speech_end = before[-1]
-        thinking_at = next((t for t, text in chat if t >= words_at and thinking in text), None)
+        # the sign that a reply is coming: "thinking", or the reply's opener already (it can replace "thinking"
+        # before the page shows it)
+        thinking_at = next((t for t, text in chat if t >= words_at and (thinking in text or first_words in text)),
+                           None)
         timings.append({
             "words_s": round((words_at - speech_end) / 1000, 3),
             "thinking_s": round((thinking_at - speech_end) / 1000, 3) if thinking_at else float("nan"),

@@ -9,8 +9,9 @@
 - app_rss_mb: resident memory of the running app (models loaded, Gradio serving, after the turns);
 - browser_*: the same app in headless Chromium with the fake camera and microphone, both turned on by their consent
   toggles as a person would: from the end of the fake microphone's speech (its level, read inside the page) to the
-  person's words on screen, to the reply's first word and to the whole reply on screen (medians over the turns;
-  the reply appears whole once the reply check has passed, so its first word and the whole reply come together).
+  person's words on screen, to "thinking", to the reply's first word and to the whole reply on screen (medians over
+  the turns; the first word is the reply's opener, shown at once with an ellipsis, and the rest appears once the
+  reply check has passed).
 
     .venv/bin/python -c "from benchmarks import demo; print(bench_demo.run())"     # or: empathic bench --only demo
 """
