@@ -91,6 +91,11 @@ RELATED_WORDS = {"kids": ("kid", "child", "children", "son", "daughter"),
 # Stage directions ("(laughs)", "*hugs*") are chat-forum habits of small models; in a reply they read as mockery.
 STAGE_DIRECTION = re.compile(
     r"\((laugh|smile|sigh|hug|nod|grin|chuckle|giggle|wink|cr(y|ies))\w*[^)]*\)|\*[^*\n]{1,30}\*", re.I)
+# Words that push the person away ("Ugh, how frustrating. What's wrong with you?", "What was going on with them,
+# huh?"): blame, dismissal or sarcasm read as hostility, whatever came before.
+DISMISSIVE = re.compile(
+    r"(\bwhat'?s wrong with you|\bwhat is wrong with you|\bget over it|\bso what\b|\bbig deal\b|\bwhatever\b|"
+    r"\bcalm down\b|\bgrow up\b|\bstop (whining|complaining)|\bhuh\s*\?|\byour (own )?fault\b)", re.I)
 ROLE_LEAK = re.compile(r"(<\|im_|\buser:|\bassistant:|\bsystem:|\[inst\])", re.I)
 # Emoji and pictographs ("hugs 🌍✨💚❤️"): a small model's filler, which a caring listener in plain words does not use
 PICTOGRAPHS = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
@@ -153,6 +158,8 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
         found.append("chat markup or role name in the reply")
     if PICTOGRAPHS.search(text):
         found.append("emoji in the reply")
+    if match := DISMISSIVE.search(text):
+        found.append(f"dismisses or blames the person ({match.group(0)!r})")
     if match := STAGE_DIRECTION.search(text):
         found.append(f"stage direction ({match.group(0)!r})")
     if has_loop(text):

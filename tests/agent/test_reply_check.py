@@ -219,3 +219,15 @@ def test_gladness_and_memories_are_no_answer_to_grief():
     reply = "I'm SO glad you're doing well! I'll never forget the time he spent with me."
     found = problems(reply, GRIEF, said)
     assert any("cheer" in p for p in found) and any("life of its own" in p for p in found)
+
+
+@pytest.mark.parametrize("reply", [
+    "Ugh, how frustrating. What's wrong with you?",
+    "That's a pretty bad thing. What was going on with them, huh?",
+    "It was your own fault, but what happened next?",
+])
+def test_replies_that_dismiss_or_blame_the_person_fail(reply):
+    angry = Appraisal(emotion="anger", intensity=0.6, cause="", need="to_be_heard")
+    assert any("dismisses or blames" in p for p in problems(reply, angry))
+    # asking what happened is not blame
+    assert not any("dismisses" in p for p in problems("Ugh, how frustrating. What went wrong there?", angry))
