@@ -35,7 +35,7 @@ CONTEXT_TURNS = 3  # how many of the person's earlier turns a neutral-sounding t
 EMOTION_CUES: dict[str, tuple[str, ...]] = {
     "anger": ("angry", "anger", "furious", "mad at", "annoy", "irritat", "frustrat", "pissed", "fed up", "rage",
               "livid", "unfair", "how dare", "sick of", "hate it when", "outrag", "yelled", "screamed at", "ignored me",
-              "lied to me", "cheated", "stole", "rude", "blamed me", "took credit"),
+              "lied to me", "cheated", "cheating on", "stole", "rude", "blamed me", "took credit"),
     "disgust": ("disgust", "gross", "revolting", "nasty", "vile", "repuls", "sickening", "made me sick", "filthy",
                 "rotten", "moldy", "mouldy", "cockroach", "maggot", "vomit", "puke", "creepy", "ew", "yuck", "slimy",
                 "smelled awful", "stank", "stinks", "hair in my"),
@@ -60,8 +60,9 @@ EMOTION_CUES: dict[str, tuple[str, ...]] = {
 # Good-news words inside bad news ("passed over for the promotion", "didn't get the job"): a setback, read as
 # sadness, and its words count for no joy.
 SETBACKS = re.compile(
-    r"\b(passed over|didn'?t get|did not get|never got|wasn'?t (chosen|picked|selected|accepted|promoted|invited)|"
-    r"got rejected|turned (me )?down|gave (it|the job|the promotion) to|lost out|missed out)\b", re.I)
+    r"\b((passed over|didn'?t get|did not get|never got|lost out on|missed out on)( for)?( the| a| my| that)?"
+    r"( \w+)?|wasn'?t (chosen|picked|selected|accepted|promoted|invited)|got rejected|turned (me )?down|"
+    r"gave (it|the job|the promotion|the role) to|lost out|missed out)\b", re.I)
 NEGATORS = re.compile(r"\b(not|never|no|don't|dont|didn't|didnt|isn't|isnt|wasn't|wasnt|aren't|arent)\s+(\w+\s+)?$")
 
 QUESTION_OPENERS = re.compile(
@@ -79,8 +80,8 @@ WORRY_CUES = re.compile(
     r"freaking out|stress)", re.I)
 GOOD_NEWS_CUES = re.compile(
     r"\b(got the|got into|got in|got promoted|passed|won|engaged|married|accepted|finally|promotion|graduat|"
-    r"good news|great news|guess what|best day|proud|made it|nailed|birthday|born|new (job|house|car|puppy|kitten))",
-    re.I)
+    r"good news|great news|guess what|best day|proud|made it|nailed|birthday|born|new (job|house|car|puppy|kitten))"
+    r"(?!'t\b)", re.I)  # "won" is not "won't"
 
 CLAUSE_SPLIT = re.compile(r"(?<=[.!?;])\s+|,\s+|\s+(?=\bbut\b)|\s+(?=\bbecause\b)|\s+-\s+")
 
@@ -103,7 +104,8 @@ def _cue_hits(text: str, cues: tuple[str, ...]) -> int:
     lowered = text.lower().replace("\u2019", "'")
     hits = 0
     for cue in cues:
-        for found in re.finditer(r"\b" + re.escape(cue), lowered):
+        # a stem never matches the start of a contraction: "won" is not "won't"
+        for found in re.finditer(r"\b" + re.escape(cue) + r"(?!'t\b)", lowered):
             if NEGATORS.search(lowered[:found.start()]):
                 continue
             hits += 1

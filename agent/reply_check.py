@@ -54,6 +54,9 @@ FEELING_CLAIM = re.compile(
 # impossible" to someone nervous about an interview): a small model's slip that could frighten or suggest.
 SELF_HARM_TALK = re.compile(r"\b(worth living|suicid\w*|kill(ing)? (yourself|myself|themselves)|end(ing)? (your|my|"
                             r"their) (own )?life|self-harm\w*|hurt(ing)? yourself|want(ed)? to die)\b", re.I)
+# A death the person never spoke of ("What will you do now that she passed away?" to a forgotten birthday).
+DEATH_WORDS = re.compile(r"\b(passed away|died|dead|death|funeral|rest in peace|your loss|lost (him|her|them))\b",
+                         re.I)
 # Condolence for a loss is wrong when nobody lost anything ("sorry for your loss" to a spilled coffee).
 LOSS_CONDOLENCE = re.compile(r"\b(sorry (for|about) your loss|my condolences|rest in peace|may (he|she|they) rest)\b",
                              re.I)
@@ -62,9 +65,10 @@ LOSS_CUES = re.compile(r"\b(died|dead|death|passed|lost|loss|losing|funeral|gone
 # Words that no cheer may answer, whatever the appraisal read: death, illness, loss, being left or hurt.
 DISTRESS_CUES = re.compile(r"\b(died|dead|death|passed away|passing|funeral|cancer|terminal|hospital|miscarr\w*|"
                            r"grie\w*|mourn\w*|divorce|broke up|dumped|fired|laid off|lost my|losing my|"
-                           r"put (him|her|it) down|to sleep|abus\w*|hit me|hurt me|cheated on)\b", re.I)
+                           r"put (him|her|it) down|to sleep|abus\w*|hit me|hurt me|cheated on|cheating on)\b", re.I)
 # Set phrases with a loss word and no loss in them ("my long lost friend works at my new firm").
-NOT_A_LOSS = re.compile(r"\b(long[- ]lost|lost track|lost weight|lost (my|the) way|gone (by|through))\b", re.I)
+NOT_A_LOSS = re.compile(r"\b(long[- ]lost|lost track|lost weight|lost (my|the) way|gone (by|through)|passed over|"
+                        r"passed (my|the|a|an|all|both) \w+)\b", re.I)
 # To words that show no feeling, neither condolence nor big cheer: the reply must not invent the person's mood.
 OVERREACTION = re.compile(r"\b(congrat\w*|wonderful|amazing|fantastic|awesome|so proud|celebrat\w*)\b", re.I)
 # A small model slips into telling its own life ("it makes me appreciate what I already have", "like my new laptop",
@@ -95,7 +99,8 @@ STAGE_DIRECTION = re.compile(
 # huh?"): blame, dismissal or sarcasm read as hostility, whatever came before.
 DISMISSIVE = re.compile(
     r"(\bwhat'?s wrong with you|\bwhat is wrong with you|\bget over it|\bso what\b|\bbig deal\b|\bwhatever\b|"
-    r"\bcalm down\b|\bgrow up\b|\bstop (whining|complaining)|\bhuh\s*\?|\byour (own )?fault\b)", re.I)
+    r"\bcalm down\b|\bgrow up\b|\bstop (whining|complaining)|\bhuh\s*\?|\byour (own )?fault\b|"
+    r"\bi don'?t know what you'?re talking about)", re.I)
 ROLE_LEAK = re.compile(r"(<\|im_|\buser:|\bassistant:|\bsystem:|\[inst\])", re.I)
 # Emoji and pictographs ("hugs 🌍✨💚❤️"): a small model's filler, which a caring listener in plain words does not use
 PICTOGRAPHS = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
@@ -180,6 +185,8 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
         found.append(f"asks about something the person never mentioned ({question!r})")
     if user_text and (match := LOSS_CONDOLENCE.search(text)) and not names_a_loss(user_text):
         found.append(f"condolence for a loss nobody mentioned ({match.group(0)!r})")
+    elif user_text and (match := DEATH_WORDS.search(text)) and not names_a_loss(user_text):
+        found.append(f"speaks of a death nobody mentioned ({match.group(0)!r})")
     if (match := SELF_HARM_TALK.search(text)) and not SELF_HARM_TALK.search(user_text):
         found.append(f"speaks of self-harm the person never mentioned ({match.group(0)!r})")
     if match := SELF_STORY.search(text):

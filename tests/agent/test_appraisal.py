@@ -186,6 +186,29 @@ def test_auto_text_emotion_uses_the_model_and_the_lexicon_when_it_reads_neutral(
     assert appraise_by_code("I passed my driving test today!", text_emotion=function).emotion == "joy"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("text", [
+    "I got passed over for the promotion again and my manager won't even tell me why.",
+    "I got passed over for the promotion again, they gave it to the new guy.",
+    "I have my driving test tomorrow and I can't sleep.",
+])
+def test_bad_news_with_good_news_words_is_not_read_as_joy(text):
+    # "promotion", "won" (in "won't") and "test" are joy cues; the model read joy or was unsure, and the
+    # celebration template cheered a setback
+    from agent.appraisal import load_text_emotion
+
+    function, _ = load_text_emotion("auto")
+    read = appraise_by_code(text, text_emotion=function)
+    assert read.emotion in ("sadness", "anger", "fear") and read.need != "celebration", read
+
+
+def test_a_cue_stem_does_not_match_a_contraction():
+    from agent.appraisal import lexicon_probs
+
+    assert top_label(lexicon_probs("My manager won't tell me why.")) != "joy"
+    assert top_label(lexicon_probs("We won the final!")) == "joy"
+
+
 @pytest.mark.parametrize("text, need", [
     ("My grandfather passed away last night. He taught me how to fish.", "to_be_heard"),
     ("I can't explain how sad I am.", "to_be_heard"),

@@ -1,7 +1,15 @@
 import pytest
 
 from agent.contracts import Appraisal
-from agent.reply_check import asks_open_question, has_loop, passes, problems, trim_to_sentence, valence_consistent
+from agent.reply_check import (
+    asks_open_question,
+    has_loop,
+    names_a_loss,
+    passes,
+    problems,
+    trim_to_sentence,
+    valence_consistent,
+)
 
 GOOD_NEWS = Appraisal(emotion="joy", intensity=0.8, cause="I got the job", need="celebration")
 GRIEF = Appraisal(emotion="sadness", intensity=0.8, cause="my dog died", need="to_be_heard")
@@ -231,3 +239,19 @@ def test_replies_that_dismiss_or_blame_the_person_fail(reply):
     assert any("dismisses or blames" in p for p in problems(reply, angry))
     # asking what happened is not blame
     assert not any("dismisses" in p for p in problems("Ugh, how frustrating. What went wrong there?", angry))
+
+
+def test_a_death_nobody_mentioned_fails_and_passing_a_test_is_no_loss():
+    sad = Appraisal(emotion="sadness", intensity=0.5, cause="", need="to_be_heard")
+    found = problems("That sounds so hard. What do you plan to do next for your life after she passed away?", sad,
+                     "My best friend forgot my birthday.")
+    assert any("death nobody mentioned" in p for p in found)
+    assert passes("I'm so sorry. What was she like?", sad, "My grandmother passed away on Sunday.")
+    assert not names_a_loss("I got passed over for the promotion again.")
+    assert not names_a_loss("I passed my driving test!") and names_a_loss("She passed last night.")
+
+
+def test_saying_it_does_not_understand_the_person_dismisses_them():
+    sad = Appraisal(emotion="sadness", intensity=0.5, cause="", need="to_be_heard")
+    reply = "I'm so sorry. I don't know what you're talking about, but it's not just a simple funeral."
+    assert any("dismisses" in p for p in problems(reply, sad, "My grandfather passed away last night."))
