@@ -59,7 +59,7 @@ check: setup
 	$(VENV)/bin/lint-imports --no-cache
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=20  # the slowest tests, named in every run: where the suite's time goes
 
 bench: setup
 	$(VENV)/bin/empathic bench --out bench.json
