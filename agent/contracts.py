@@ -32,5 +32,5 @@ class Reply:
     backend: str
     model: str
     latency_s: float
-    first_token_s: float | None = None
+    first_token_s: float | None = None  # the first words on screen: the opener where there is one, else the model's
     status: tuple[str, ...] = field(default_factory=tuple)  # what failed on the way, in words ("LLM timed out")

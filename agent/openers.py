@@ -41,6 +41,14 @@ OPENERS: dict[str, tuple[str, ...]] = {
 }
 
 
+# A sentence that is nothing but a reaction: "I'm sorry to hear that.", "That's great!", "Oh no!"
+REACTION_ONLY = re.compile(
+    r"^(oh( no| wow| dear)?,? ?)?((i'?m|i am) (so |really |very )?(sorry|glad|happy)( to hear (that|this|about that))?"
+    r"( for you)?|that'?s (so |really )?(great|wonderful|awesome|amazing|terrible|awful|sad|too bad|hard|tough)"
+    r"( news| to hear)?|(that|it) sounds? (so |really )?(hard|tough|awful|terrible|great|wonderful|frustrating|"
+    r"stressful|scary)|congratulations|how (sad|awful|exciting|wonderful)|wow|oh no)[.!]$", re.I)
+
+
 def is_opener(text: str) -> bool:
     """Whether `text` is one of the openers (a UI may show it at once: the final reply always starts with it)."""
     return any(text == opener for wordings in OPENERS.values() for opener in wordings)
@@ -81,11 +89,3 @@ def without_repeated_reaction(opener: str, continuation: str) -> str:
         text = text[end.end():].strip()
     # it starts a sentence after the opener's full stop ("How exciting! that's a great way" otherwise)
     return text[:1].upper() + text[1:]
-
-
-# A sentence that is nothing but a reaction: "I'm sorry to hear that.", "That's great!", "Oh no!"
-REACTION_ONLY = re.compile(
-    r"^(oh( no| wow| dear)?,? ?)?((i'?m|i am) (so |really |very )?(sorry|glad|happy)( to hear (that|this|about that))?"
-    r"( for you)?|that'?s (so |really )?(great|wonderful|awesome|amazing|terrible|awful|sad|too bad|hard|tough)"
-    r"( news| to hear)?|(that|it) sounds? (so |really )?(hard|tough|awful|terrible|great|wonderful|frustrating|"
-    r"stressful|scary)|congratulations|how (sad|awful|exciting|wonderful)|wow|oh no)[.!]$", re.I)

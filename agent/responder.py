@@ -5,7 +5,9 @@
 
 Streaming: `on_token(piece)` is called with each piece as the backend yields it. When the check rejects an attempt,
 `on_restart()` is called before the next attempt streams (a UI clears what it showed); the final text is always
-`Reply.text`, which can differ from the streamed pieces (trimmed to whole sentences, or the template). `stream()` is
+`Reply.text`, which can differ from the streamed pieces (trimmed to whole sentences, or the template). Where the
+backend continues a started reply, the first piece of every attempt and of the fallback is the same opener
+(agent/openers.py), streamed at once, and `Reply.text` starts with it: a UI may show it without waiting. `stream()` is
 the same as an iterator of ("token", piece) / ("restart", "") / ("reply", Reply) events.
 """
 
