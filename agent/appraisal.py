@@ -376,8 +376,8 @@ def load_text_emotion(kind: str = "auto") -> tuple[TextEmotionFn | None, str]:
         elif top_label(probs) == "joy":
             # joy against words of only bad news ("passed over for the promotion again", "my test is tomorrow and
             # I can't sleep"): cheering a setback is the worst misreading, so the words decide
-            cues = lexicon_probs(text)
-            if top_label(cues) in NEGATIVE_EMOTIONS and _cue_hits(SETBACKS.sub(" ", text), EMOTION_CUES["joy"]) == 0:
+            cues = lexicon_probs(text)  # its joy is 0 exactly when no joy cue is left outside a setback
+            if top_label(cues) in NEGATIVE_EMOTIONS and cues["joy"] == 0:
                 return cues
         return probs
 

@@ -138,7 +138,8 @@ def template_reply(appraisal: Appraisal, said: str = "", opener: str = "") -> st
     # sentence: inside a template the rest would read as a stray lower-case sentence
     own = re.split(r"(?<=[.!?])\s+", own.strip(), maxsplit=1)[0] if own else ""
     cause = second_person(LEADING_FILLER.sub("", own)) if own else ""
-    if MIN_CAUSE_WORDS <= len(cause.split()) <= MAX_CAUSE_WORDS and "ause}" in with_cause:
+    names_cause = "{cause}" in with_cause or "{Cause}" in with_cause  # {Cause}: the cause starting a sentence
+    if MIN_CAUSE_WORDS <= len(cause.split()) <= MAX_CAUSE_WORDS and names_cause:
         reply = with_cause.format(cause=cause, Cause=cause[:1].upper() + cause[1:])
     else:
         reply = without_cause or with_cause

@@ -29,14 +29,13 @@ LARGE_MODEL = "qwen2.5-1.5b"
 
 def _measure(model: str | None, turns: tuple[str, ...], repeats: int) -> dict[str, Any]:
     from agent.backends import make_backend
-    from agent.openers import OPENERS
+    from agent.openers import is_opener
     from agent.responder import Responder
 
     backend = make_backend("llamacpp", model=model)
     responder = Responder(backend)
     responder.respond("Hello there.")  # warm-up: loads the embedding model, reads the prompt prefix once
     first, model_first, full, prompt_n, cache_n, predicted_n = [], [], [], [], [], []
-    openers = {opener for wordings in OPENERS.values() for opener in wordings}
     for text in turns * repeats:
         # each turn as the second of a conversation: the compact prompt's prefix is already cached, as it would be
         pieces: list[tuple[float, str]] = []
@@ -51,7 +50,7 @@ def _measure(model: str | None, turns: tuple[str, ...], repeats: int) -> dict[st
             first.append(reply.first_token_s)
         # the first piece is the opener (written in code, shown at once) where there is one; the model's own first
         # token is the piece after it
-        model_pieces = pieces[1:] if pieces and pieces[0][1] in openers else pieces
+        model_pieces = pieces[1:] if pieces and is_opener(pieces[0][1]) else pieces
         if model_pieces and reply.route != "crisis":
             model_first.append(model_pieces[0][0])
         full.append(reply.latency_s)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import random
 import sys
 
 from agent.appraisal import appraise_with_notes, load_text_emotion
 from agent.contracts import Appraisal
-from agent.openers import opener_tone, reaction_opener
+from agent.openers import reaction_opener
 from agent.reply_check import valence_consistent
 from evaluation.evaluate_responses import data_dir
 from evaluation.reply_scores import emotional_reaction
@@ -51,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for text, gold in load_situations(args.limit, args.seed):
         appraisal, _ = appraise_with_notes(text, text_emotion=text_emotion)
-        tone = opener_tone(appraisal, text)
-        opener = reaction_opener(appraisal, text) if tone else ""
+        # the opener as if no gate were set: the thresholds below are what is being chosen
+        opener = reaction_opener(dataclasses.replace(appraisal, intensity=1.0), text)
         truth = Appraisal(emotion=gold, intensity=appraisal.intensity, cause="",
                           need="celebration" if gold == "joy" else appraisal.need)
         rows.append((appraisal.intensity, bool(opener), bool(opener) and emotional_reaction(opener, truth),
