@@ -9,6 +9,9 @@ that fits (emotional reaction), and does it keep the valence (no sorrow to good 
 each candidate threshold it prints the share of turns that get an opener, how many of those are right, and the
 net gain: right reactions minus twice the tone errors (a wrong tone hurts a reader more than a missing one helps).
 The threshold with the best net gain whose tone-error rate over all turns stays at or below MAX_TONE_ERRORS wins.
+
+It also prints how the appraisal reads the same situations' polarity (what an opener's tone rests on): emotion
+accuracy, distress read as joy, joy read as distress.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 import random
 import sys
 
-from agent.appraisal import appraise_with_notes, load_text_emotion
+from agent.appraisal import NEGATIVE_EMOTIONS, appraise_with_notes, load_text_emotion
 from agent.contracts import Appraisal
 from agent.openers import reaction_opener
 from agent.reply_check import valence_consistent
@@ -50,8 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     text_emotion, note = load_text_emotion("auto")
     print(f"text emotion: {note}", file=sys.stderr)
     rows = []
+    right_emotion = distress_as_joy = joy_as_distress = 0
     for text, gold in load_situations(args.limit, args.seed):
         appraisal, _ = appraise_with_notes(text, text_emotion=text_emotion)
+        right_emotion += appraisal.emotion == gold
+        distress_as_joy += gold in NEGATIVE_EMOTIONS and appraisal.emotion == "joy"
+        joy_as_distress += gold == "joy" and appraisal.emotion in NEGATIVE_EMOTIONS
         # the opener as if no gate were set: the thresholds below are what is being chosen
         opener = reaction_opener(dataclasses.replace(appraisal, intensity=1.0), text)
         truth = Appraisal(emotion=gold, intensity=appraisal.intensity, cause="",
@@ -59,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((appraisal.intensity, bool(opener), bool(opener) and emotional_reaction(opener, truth),
                      bool(opener) and not valence_consistent(opener, truth)))
     n = len(rows)
-    print(f"{n} ED train situations (seed {args.seed})")
+    print(f"{n} ED train situations (seed {args.seed}): emotion right {right_emotion / n:.3f}, distress read as joy "
+          f"{distress_as_joy}, joy read as distress {joy_as_distress}")
     print("threshold  opener  right  wrong tone  net gain")
     best: tuple[float, float] | None = None
     for threshold in THRESHOLDS:
