@@ -128,10 +128,16 @@ def spoken_turn_timings(page, said: str, replies: list[str], thinking: str) -> l
     for n, reply in enumerate(replies, start=1):
         whole = reply.strip()
         first_words = " ".join(whole.split()[:3])
+        # the n-th reply is on screen when its words are there as often as in the first n replies (replies differ,
+        # or repeat, from turn to turn)
+        need_first = sum(r.count(first_words) for r in replies[:n])
+        need_whole = sum(r.count(whole) for r in replies[:n])
         words_at = next((t for t, text in chat if text.lower().count(" ".join(probe).lower()) >= n), None)
-        reply_first = next((t for t, text in chat if text.count(first_words) >= n), None)
-        reply_whole = next((t for t, text in chat if text.count(whole) >= n), None)
-        if words_at is None or reply_whole is None:
+        if words_at is None:
+            continue
+        reply_first = next((t for t, text in chat if t >= words_at and text.count(first_words) >= need_first), None)
+        reply_whole = next((t for t, text in chat if t >= words_at and text.count(whole) >= need_whole), None)
+        if reply_whole is None:
             continue
         before = [e for e in ends if e <= words_at]
         if not before:

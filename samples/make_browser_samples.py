@@ -52,13 +52,15 @@ def make_face_y4m(out: Path, seconds: float = VIDEO_SECONDS, fps: int = VIDEO_FP
     return out
 
 
-def make_speech_wav(out: Path, text: str = SPEECH_TEXT) -> Path:
+def make_speech_wav(out: Path, text: str = SPEECH_TEXT, silence_after_s: float = SILENCE_AFTER_S) -> Path:
+    """The speech, padded with silence; Chromium loops the file, so `silence_after_s` is the pause before the
+    person speaks again."""
     out = Path(out)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "speech.wav"
         subprocess.run([_need("espeak-ng"), "-v", "en-us", "-s", "160", "-w", str(raw), text], check=True)
         subprocess.run([_need("sox"), str(raw), "-r", str(AUDIO_RATE_HZ), "-c", "1", "-b", "16", str(out),
-                        "pad", str(SILENCE_BEFORE_S), str(SILENCE_AFTER_S)], check=True)
+                        "pad", str(SILENCE_BEFORE_S), str(silence_after_s)], check=True)
     return out
 
 

@@ -63,12 +63,16 @@ from ui.pipeline.worker import TurnWorker
 from ui.report import because
 
 __all__ = [  # what callers import from here (the stages' own modules hold the rest)
-    "CONSENT_MODALITIES", "CONSENT_NAMES", "END_OF_SPEECH_SILENCE_S", "FACE_MIN_INTERVAL_S", "IDLE_KEEP_S",
-    "MAX_EVENTS", "MAX_PROBLEMS", "MAX_UTTERANCE_S", "MIN_UTTERANCE_S", "UTTERANCE_PAD_S",
-    "VAD_MIN_SILENCE_MS", "ConsentChange", "ConsentState", "LiveSession", "SessionModels", "Turn", "load_models",
+    "CONSENT_MODALITIES", "CONSENT_NAMES", "END_OF_SPEECH_SILENCE_S", "FACE_INTERVAL_WHILE_TURN_S",
+    "FACE_MIN_INTERVAL_S", "IDLE_KEEP_S", "MAX_EVENTS", "MAX_PROBLEMS", "MAX_UTTERANCE_S", "MIN_UTTERANCE_S",
+    "UTTERANCE_PAD_S", "VAD_MIN_SILENCE_MS", "ConsentChange", "ConsentState", "LiveSession", "SessionModels",
+    "Turn", "load_models",
 ]
 
 FACE_MIN_INTERVAL_S = 0.0  # 0: analyse every frame the CPU can keep up with; busy frames are dropped
+# Live, while a turn is worked out (speech-to-text, the reply), the face at 2 frames a second: on 2 cores the face at
+# full rate took the CPU the reply needs (`empathic bench --only demo` measures both rates and the reply's wait)
+FACE_INTERVAL_WHILE_TURN_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,9 @@ class LiveSession:
     """
 
     def __init__(self, models: SessionModels, *, background_turns: bool = False, drop_frames_while_busy: bool = False,
-                 face_min_interval_s: float = FACE_MIN_INTERVAL_S, clock: Callable[[], float] = time.monotonic,
+                 face_min_interval_s: float = FACE_MIN_INTERVAL_S,
+                 face_interval_while_turn_s: float = FACE_INTERVAL_WHILE_TURN_S,
+                 clock: Callable[[], float] = time.monotonic,
                  on_store: Callable[[dict], None] | None = None, history_turns: int = 6):
         self.models = models
         self.consent = ConsentState()
@@ -129,7 +135,9 @@ class LiveSession:
                                       models.status.get("vad", "not loaded"))
         self.worker = TurnWorker(self._voice_turn, self._timeline)
         self.face_reader = FaceReader(models, self.consent, self._timeline, drop_while_busy=drop_frames_while_busy,
-                                      min_interval_s=face_min_interval_s)
+                                      min_interval_s=face_min_interval_s,
+                                      interval_while_turn_s=face_interval_while_turn_s,
+                                      turn_in_progress=self.turn_in_progress)
         self.transcriber = Transcriber(models, self._timeline)
         self.voice_reader = VoiceReader(models, self.consent, self._lock)
         self.words_reader = WordsReader(models)
@@ -170,6 +178,11 @@ class LiveSession:
     @property
     def busy_turns(self) -> int:
         return self.worker.busy_turns
+
+    def turn_in_progress(self) -> bool:
+        """A spoken turn is queued or running, or a reply is being written (read without the lock: a stale
+        answer only shifts when the face slows by a frame)."""
+        return self.worker.busy_turns > 0 or self.replying
 
     @property
     def drop_frames_while_busy(self) -> bool:

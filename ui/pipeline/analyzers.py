@@ -74,15 +74,21 @@ def close_quietly(thing: Any) -> None:
 class FaceReader:
     """Frames to face readings. One frame in analysis at a time: live, a frame that arrives meanwhile is dropped
     (`drop_while_busy`), so the face path runs at whatever rate the CPU sustains; replay waits for every frame.
+    Live, while a turn is worked out (`turn_in_progress`), a frame is analysed at most every
+    `interval_while_turn_s`: on two cores the face at full rate takes the CPU that speech-to-text and the reply need,
+    and the reply is what the person waits for (the state a reply uses is taken when its turn begins).
     The face tracker is this person's: made on the first frame, closed when the camera is revoked."""
 
     def __init__(self, models: SessionModels, consent: ConsentState, timeline: Timeline, *, drop_while_busy: bool,
-                 min_interval_s: float) -> None:
+                 min_interval_s: float, interval_while_turn_s: float = 0.0,
+                 turn_in_progress: Callable[[], bool] = lambda: False) -> None:
         self._models = models
         self._consent = consent
         self._timeline = timeline
         self.drop_while_busy = drop_while_busy
         self.min_interval_s = min_interval_s
+        self.interval_while_turn_s = interval_while_turn_s
+        self._turn_in_progress = turn_in_progress
         self.analyzer: FaceAnalyzer | None = None
         self._busy = threading.Lock()
         self._last_t_s = -1e9
@@ -92,7 +98,7 @@ class FaceReader:
         if self._models.new_face_analyzer is None:
             self._timeline.problem("face analysis unavailable: " + self._models.status.get("face", "not loaded"))
             return []
-        if not item.wait and item.t_s - self._last_t_s < self.min_interval_s:
+        if not item.wait and item.t_s - self._last_t_s < self.interval_s():
             self._timeline.count("frames_dropped_busy")
             return []
         if not self._busy.acquire(blocking=item.wait or not self.drop_while_busy):
@@ -109,6 +115,12 @@ class FaceReader:
             self._timeline.problem(read.problem)
             return []
         return [read.value]
+
+    def interval_s(self) -> float:
+        """The least time between two analysed live frames, now."""
+        if self.drop_while_busy and self.interval_while_turn_s > self.min_interval_s and self._turn_in_progress():
+            return self.interval_while_turn_s
+        return self.min_interval_s
 
     def _analyze(self, frame: Frame) -> FaceCues:
         if self.analyzer is None:

@@ -9,10 +9,10 @@ import numpy as np
 
 from agent.contracts import Appraisal, Reply
 from fusion.fuse import FusionTracker
-from perception.cues import ProsodyCues, TextEmotion
-from ui.pipeline.analyzers import Read, call_model, read_cue
+from perception.cues import FaceCues, ProsodyCues, TextEmotion
+from ui.pipeline.analyzers import FaceReader, Read, call_model, read_cue
 from ui.pipeline.consent import ConsentState
-from ui.pipeline.events import AudioChunk, FaceEvent, ReplyEvent, StateEvent, TimedCue, Words
+from ui.pipeline.events import AudioChunk, FaceEvent, Frame, ReplyEvent, StateEvent, TimedCue, Words
 from ui.pipeline.fusion_stage import FusionStage
 from ui.pipeline.models import SessionModels
 from ui.pipeline.recorder_stage import RecorderStage
@@ -134,3 +134,30 @@ def test_turns_dropped_when_the_microphone_is_revoked_are_no_longer_busy():
         threading.Event().wait(0.05)
     assert worker.busy_turns == 0 and ran == [0.0]
     worker.close()
+
+
+def test_face_reader_slows_live_frames_while_a_turn_is_worked_out_and_never_in_replay():
+    class StandInFace:
+        def analyze(self, rgb: np.ndarray, t_s: float) -> FaceCues:
+            return FaceCues(t_s, t_s, 0.9, dict(PROBS), 0.5, 0.2)
+
+    consent = ConsentState()
+    consent.set("camera", True, 0.0)
+    turn = [False]
+    frame = np.zeros((4, 4, 3), dtype=np.uint8)
+
+    def analysed(reader: FaceReader, wait: bool = False) -> int:  # frames at 10 per second over 2 s
+        return sum(len(reader.process(Frame(frame, i / 10, wait))) for i in range(20))
+
+    def reader(drop_while_busy: bool) -> FaceReader:
+        return FaceReader(SessionModels(new_face_analyzer=StandInFace), consent, Timeline(),
+                          drop_while_busy=drop_while_busy, min_interval_s=0.0, interval_while_turn_s=0.5,
+                          turn_in_progress=lambda: turn[0])
+
+    assert analysed(reader(True)) == 20  # no turn: every frame
+    turn[0] = True
+    live = reader(True)
+    assert analysed(live) == 4 and live.interval_s() == 0.5  # a turn: two frames a second
+    assert analysed(reader(False)) == 20 and analysed(reader(True), wait=True) == 20  # replay, a chosen photo
+    turn[0] = False
+    assert live.interval_s() == 0.0
