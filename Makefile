@@ -59,7 +59,10 @@ check: setup
 	$(VENV)/bin/lint-imports --no-cache
 
 test: setup
-	$(PY) -m pytest -q --durations=20  # the slowest tests, named in every run: where the suite's time goes
+	# Two processes, each test file kept in one of them (its module fixtures load the models once): the suite waits
+	# on browsers, servers and real-time audio as much as it computes, so even 2 cores finish it in about 60% of the
+	# time. --durations names the slowest tests in every run: where the suite's time goes.
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=20
 
 bench: setup
 	$(VENV)/bin/empathic bench --out bench.json
