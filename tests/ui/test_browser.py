@@ -49,6 +49,22 @@ def shown_text(page, selector: str) -> str:
     return text.translate({0x2018: "'", 0x2019: "'", 0x201C: '"', 0x201D: '"'})
 
 
+def settled(count, what: str, quiet_s: float = 1.0, timeout_s: float = 10.0) -> int:
+    """The count once it has not moved for `quiet_s`: a request the page sent just before its device stopped can
+    reach a busy server a moment later (it is dropped there: consent is off), and is not the device still sending.
+    A device that keeps sending never settles: that fails."""
+    value, since = count(), time.monotonic()
+    deadline = since + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = count()
+        if now != value:
+            value, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return value
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}: the count kept moving")
+
+
 def this_browser_session(server, known: set[str], timeout_s: float = 15.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -130,7 +146,7 @@ def test_consent_off_stops_the_devices_in_the_browser_and_clears_what_they_showe
         wait_for(lambda: not page.locator("#webcam").is_visible(), "the webcam to go", 30)
         wait_for(lambda: "joy" not in page.locator("#view-face").inner_text(), "the face panel to clear", 30)
         wait_for(lambda: "camera off" in page.locator("#details").inner_text(), "the face line to say off", 30)
-        received = session.counters["frames_received"]
+        received = settled(lambda: session.counters["frames_received"], "frames already sent to arrive")
         time.sleep(1.5)
         assert session.counters["frames_received"] == received  # the browser sends nothing more
         assert session.last_face is None and not [e for e in session.timeline() if e["kind"] == "face"]
@@ -138,7 +154,7 @@ def test_consent_off_stops_the_devices_in_the_browser_and_clears_what_they_showe
         page.locator("#consent-microphone input").uncheck()
         wait_for(lambda: all(state == "ended" for state in tracks(page, "audio")), "the audio tracks to end", 5)
         wait_for(lambda: "microphone off" in page.locator("#transcript").inner_text(), "Heard to say off", 30)
-        chunks = session.counters["audio_chunks_received"]
+        chunks = settled(lambda: session.counters["audio_chunks_received"], "chunks already sent to arrive")
         time.sleep(1.5)
         assert session.counters["audio_chunks_received"] == chunks
         assert all(state == "ended" for state in tracks(page, "video") + tracks(page, "audio"))
