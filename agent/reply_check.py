@@ -102,6 +102,11 @@ DISMISSIVE = re.compile(
     r"\bcalm down\b|\bgrow up\b|\bstop (whining|complaining)|\bhuh\s*\?|\byour (own )?fault\b|"
     r"\bi don'?t know what you'?re talking about)", re.I)
 ROLE_LEAK = re.compile(r"(<\|im_|\buser:|\bassistant:|\bsystem:|\[inst\])", re.I)
+# An assistant's refusal or disclaimer ("I'm sorry, but I can't assist with that." from Qwen2.5-0.5B to someone
+# given too much change): instruction-tuned models say it to anything that looks like a request they decline.
+REFUSAL = re.compile(r"\b(i'?m sorry,? but i can(no|'?)t|i can(no|'?)t (assist|help) with (that|this)|as an ai\b|"
+                     r"as a (language model|chatbot|virtual assistant)|i'?m (just |only )?an? (ai|language model|"
+                     r"chatbot|virtual assistant))", re.I)
 # Emoji and pictographs ("hugs 🌍✨💚❤️"): a small model's filler, which a caring listener in plain words does not use
 PICTOGRAPHS = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
 SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
@@ -163,6 +168,8 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
         found.append("chat markup or role name in the reply")
     if PICTOGRAPHS.search(text):
         found.append("emoji in the reply")
+    if match := REFUSAL.search(text):
+        found.append(f"an assistant's refusal or disclaimer ({match.group(0)!r})")
     if match := DISMISSIVE.search(text):
         found.append(f"dismisses or blames the person ({match.group(0)!r})")
     if match := STAGE_DIRECTION.search(text):

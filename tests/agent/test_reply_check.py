@@ -255,3 +255,19 @@ def test_saying_it_does_not_understand_the_person_dismisses_them():
     sad = Appraisal(emotion="sadness", intensity=0.5, cause="", need="to_be_heard")
     reply = "I'm so sorry. I don't know what you're talking about, but it's not just a simple funeral."
     assert any("dismisses" in p for p in problems(reply, sad, "My grandfather passed away last night."))
+
+
+@pytest.mark.parametrize("reply", [
+    "I'm sorry, but I can't assist with that.",  # Qwen2.5-0.5B to someone given too much change (ED valid)
+    "I cannot help with this, but I hope it works out.",
+    "As an AI, I don't have feelings, but that sounds hard.",
+    "I'm just a language model. How are you feeling?",
+])
+def test_an_assistants_refusal_or_disclaimer_fails(reply):
+    said = "The cashier gave me too much change and I didn't notice until later."
+    assert any("refusal or disclaimer" in p for p in problems(reply, QUESTION, said))
+
+
+def test_being_sorry_is_not_a_refusal():
+    said = "My dog died yesterday."
+    assert not any("refusal" in p for p in problems("I'm so sorry, that must hurt. What was he like?", GRIEF, said))
