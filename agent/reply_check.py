@@ -19,6 +19,9 @@ NEGATIVE_EMOTIONS = frozenset({"anger", "disgust", "fear", "sadness"})
 MAX_SENTENCES = 3
 MIN_WORDS = 4
 MAX_WORDS = 45  # ~3 short sentences; longer replies from a small model are rambles
+# One sentence longer than this is a ramble too: of the 135M model's sentences over 24 words in the ED valid run,
+# nearly all made no sense ("How have the things in life always seem to be making us feel stuck and uncertain ...")
+MAX_SENTENCE_WORDS = 24
 
 CONDOLENCE = re.compile(
     r"\b(sorry|condolence|my sympathies|so sad|sad to hear|that'?s (hard|tough|rough|awful|terrible)|"
@@ -162,6 +165,9 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
     count = len(sentences(text))
     if count > MAX_SENTENCES:
         found.append(f"{count} sentences (at most {MAX_SENTENCES})")
+    longest = max((len(sentence.split()) for sentence in sentences(text)), default=0)
+    if longest > MAX_SENTENCE_WORDS:
+        found.append(f"a rambling sentence ({longest} words)")
     if not SENTENCE_END.search(text):
         found.append("cut off mid-sentence")
     if ROLE_LEAK.search(text):

@@ -271,3 +271,12 @@ def test_an_assistants_refusal_or_disclaimer_fails(reply):
 def test_being_sorry_is_not_a_refusal():
     said = "My dog died yesterday."
     assert not any("refusal" in p for p in problems("I'm so sorry, that must hurt. What was he like?", GRIEF, said))
+
+
+def test_a_rambling_sentence_fails_and_a_long_reply_of_short_sentences_does_not():
+    said = "I think my partner is cheating on me."
+    ramble = ("That sounds so hard. How have the things in life always seem to be making us feel stuck and uncertain "
+              "about how we should live our lives sometimes feels like a never-ending struggle?")
+    assert any(p.startswith("a rambling sentence (") for p in problems(ramble, GRIEF, said))
+    short = "That sounds so hard. Finding that out must hurt a lot. What makes you think so?"
+    assert not any("rambling" in p for p in problems(short, GRIEF, said))
