@@ -364,9 +364,17 @@ def load_text_emotion(kind: str = "auto") -> tuple[TextEmotionFn | None, str]:
         return None, f"text emotion: cue lexicon (model unavailable: {' '.join(str(err).split())[:120]})"
     if kind == "model":
         return (lambda text: model.predict(text).probs), "text emotion: perception model (minilm head)"
+    return with_cue_lexicon(lambda text: model.predict(text).probs), (
+        "text emotion: perception model (minilm head + word n-grams), cue lexicon when it reads neutral or is unsure")
+
+
+def with_cue_lexicon(model_probs: Callable[[str], Mapping[str, float]]) -> TextEmotionFn:
+    """The text model's reading, with the cue lexicon deciding where the model reads neutral or is unsure, and where
+    it reads joy in words of only bad news: what `load_text_emotion("auto")` gives, for a caller that already holds
+    the model (the live session reads the words once, for the panel and the appraisal)."""
 
     def model_then_lexicon(text: str) -> Mapping[str, float]:
-        probs = model.predict(text).probs
+        probs = model_probs(text)
         # Neutral, or torn between labels: a clear cue word decides ("I passed my driving test" reads 0.25 sadness,
         # because on Reddit "passed" mostly means died; the cue list knows "passed away" from "passed").
         if top_label(probs) == "neutral" or max(probs.values()) < UNSURE_TOP_PROB:
@@ -381,5 +389,4 @@ def load_text_emotion(kind: str = "auto") -> tuple[TextEmotionFn | None, str]:
                 return cues
         return probs
 
-    return model_then_lexicon, ("text emotion: perception model (minilm head + word n-grams), cue lexicon when it "
-                                "reads neutral or is unsure")
+    return model_then_lexicon

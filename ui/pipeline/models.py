@@ -183,6 +183,7 @@ def load_models(*, asr_engine: str = "faster-whisper", asr_model: str | None = N
         return "fusion"
 
     def responder() -> str:
+        from agent.appraisal import with_cue_lexicon
         from agent.backends import LLMError, make_backend
         from agent.responder import Responder
 
@@ -191,7 +192,7 @@ def load_models(*, asr_engine: str = "faster-whisper", asr_model: str | None = N
             llm_failed = ""
         except LLMError as err:  # a missing or corrupt model file: the person still gets (template) replies
             backend, llm_failed = None, one_line(err)
-        text_probs = None
+        appraisal_reading = None
         if models.text_emotion is not None:  # the appraisal reads the words with the same model the panel shows
             remembering = _RememberingTextEmotion(models.text_emotion)
             models.text_emotion = remembering
@@ -199,8 +200,13 @@ def load_models(*, asr_engine: str = "faster-whisper", asr_model: str | None = N
             def text_probs(text: str) -> dict[str, float]:
                 with models.locks["text"]:
                     return remembering.probs(text)
-        models.responder = Responder(backend, text_emotion=text_probs)
-        models.local_responder = Responder(None, text_emotion=text_probs)  # templates: nothing leaves the machine
+
+            # and, as `empathic respond` and the reply evaluation do, lets the cue lexicon decide where the model is
+            # unsure or cheers a setback (it once appraised with the bare model: "I have my driving test tomorrow and
+            # I can't sleep" read joy live and fear on the command line)
+            appraisal_reading = with_cue_lexicon(text_probs)
+        models.responder = Responder(backend, text_emotion=appraisal_reading)
+        models.local_responder = Responder(None, text_emotion=appraisal_reading)  # templates: nothing leaves
         models.responder.retriever  # noqa: B018  (load the exemplar embeddings now, not during the first turn)
         models.backend_remote = bool(getattr(backend, "remote", False))
         models.backend_label = f"{getattr(backend, 'name', backend_kind)} {getattr(backend, 'model', '')}".strip()
