@@ -362,9 +362,12 @@ def load_text_emotion(kind: str = "auto") -> tuple[TextEmotionFn | None, str]:
         if kind == "model":
             raise
         return None, f"text emotion: cue lexicon (model unavailable: {' '.join(str(err).split())[:120]})"
+    def model_probs(text: str) -> Mapping[str, float]:
+        return model.predict(text).probs
+
     if kind == "model":
-        return (lambda text: model.predict(text).probs), "text emotion: perception model (minilm head)"
-    return with_cue_lexicon(lambda text: model.predict(text).probs), (
+        return model_probs, "text emotion: perception model (minilm head)"
+    return with_cue_lexicon(model_probs), (
         "text emotion: perception model (minilm head + word n-grams), cue lexicon when it reads neutral or is unsure")
 
 

@@ -162,10 +162,10 @@ def problems(reply: str, appraisal: Appraisal, user_text: str = "") -> list[str]
         found.append(f"too short ({len(words)} words)")
     if len(words) > MAX_WORDS:
         found.append(f"too long ({len(words)} words)")
-    count = len(sentences(text))
-    if count > MAX_SENTENCES:
-        found.append(f"{count} sentences (at most {MAX_SENTENCES})")
-    longest = max((len(sentence.split()) for sentence in sentences(text)), default=0)
+    reply_sentences = sentences(text)
+    if len(reply_sentences) > MAX_SENTENCES:
+        found.append(f"{len(reply_sentences)} sentences (at most {MAX_SENTENCES})")
+    longest = max((len(sentence.split()) for sentence in reply_sentences), default=0)
     if longest > MAX_SENTENCE_WORDS:
         found.append(f"a rambling sentence ({longest} words)")
     if not SENTENCE_END.search(text):
