@@ -42,7 +42,10 @@ EMOTION_CUES: dict[str, tuple[str, ...]] = {
     "fear": ("afraid", "scared", "scary", "terrif", "frighten", "fear", "nervous", "anxious", "anxiety", "worried",
              "worry", "panic", "dread", "what if", "uneasy", "on edge", "can't stop thinking about", "freaking out",
              "tense", "shaking", "petrified", "spooked", "stress", "biopsy", "interview tomorrow", "exam tomorrow",
-             "test tomorrow", "can't sleep", "cant sleep", "couldn't sleep"),
+             "test tomorrow", "can't sleep", "cant sleep", "couldn't sleep",
+             # a worry about what may come ("my doctor wants more tests and I keep imagining the worst" read disgust)
+             "imagining the worst", "imagine the worst", "fear the worst", "expect the worst", "expecting the worst",
+             "thinking the worst", "think the worst", "assume the worst", "assuming the worst"),
     "joy": ("happy", "glad", "thrilled", "excited", "delighted", "joy", "great news", "good news", "amazing",
             "awesome", "wonderful", "fantastic", "love it", "proud", "got the job", "got promoted", "promotion",
             "passed", "engaged", "married", "accepted", "won", "finally did it", "so grateful", "grateful",

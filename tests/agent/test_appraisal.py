@@ -202,6 +202,13 @@ def test_bad_news_with_good_news_words_is_not_read_as_joy(text):
     assert read.emotion in ("sadness", "anger", "fear") and read.need != "celebration", read
 
 
+def test_a_worry_about_what_may_come_is_fear():
+    from agent.appraisal import lexicon_probs
+
+    assert top_label(lexicon_probs("My doctor wants to run more tests and I keep imagining the worst.")) == "fear"
+    assert top_label(lexicon_probs("Expecting the worst from the results.")) == "fear"
+
+
 def test_a_cue_stem_does_not_match_a_contraction():
     from agent.appraisal import lexicon_probs
 
